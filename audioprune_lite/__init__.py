@@ -1,0 +1,1 @@
+"""audioprune_lite."""

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny data sets written by hand in the TAU 2020 Mobile and ESC-50 layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 16000
+
+
+def tone(frequency: float, seconds: float = 0.5, sr: int = SR, amplitude: float = 0.5):
+    """A sine tone, float32."""
+    t = np.arange(round(seconds * sr)) / sr
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def write_tau_layout(root: Path, rows, train, evaluate, sr: int = SR) -> Path:
+    """Write a TAU-layout data set: ``rows`` are (scene, city, location, segment, device)."""
+    (root / "audio").mkdir(parents=True)
+    (root / "evaluation_setup").mkdir()
+    meta = ["filename\tscene_label\tidentifier\tsource_label"]
+    labels = {}
+    for index, (scene, city, location, segment, device) in enumerate(rows):
+        filename = f"audio/{scene}-{city}-{location}-{segment}-{device}.wav"
+        sf.write(root / filename, tone(200 + 50 * index, sr=sr), sr)
+        meta.append(f"{filename}\t{scene}\t{city}-{location}\t{device}")
+        labels[filename] = scene
+    (root / "meta.csv").write_text("\n".join(meta) + "\n")
+    names = list(labels)
+    for split, indices in (("train", train), ("evaluate", evaluate)):
+        lines = ["filename\tscene_label"] + [f"{names[i]}\t{labels[names[i]]}" for i in indices]
+        (root / "evaluation_setup" / f"fold1_{split}.csv").write_text("\n".join(lines) + "\n")
+    test_lines = ["filename"] + [names[i] for i in evaluate]
+    (root / "evaluation_setup" / "fold1_test.csv").write_text("\n".join(test_lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def tau_root(tmp_path) -> Path:
+    """Six clips: three locations, devices a, b (training) and zz (evaluation only)."""
+    rows = [
+        ("park", "lisbon", 1, 0, "a"),
+        ("park", "lisbon", 1, 0, "b"),
+        ("bus", "milan", 2, 3, "a"),
+        ("tram", "vienna", 3, 1, "a"),
+        ("tram", "vienna", 3, 1, "zz"),
+        ("bus", "vienna", 4, 0, "b"),
+    ]
+    return write_tau_layout(tmp_path / "tau", rows, train=[0, 1, 2], evaluate=[3, 4, 5])
