@@ -3,12 +3,12 @@ PYTHON ?= python3
 JUPYTER_BOOK ?= $(PYTHON) -c "from jupyter_book.cli.main import main; main()"
 # Data sets, features and trained models made by the book are cached here.
 export AUDIOPRUNE_HOME ?= $(CURDIR)/.cache/audioprune
-export MPLBACKEND ?= Agg
 
 INSTALLED := .make/installed
-VENDOR := _static/vendor
+VENDOR := _vendor
 HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS := requirejs@2.3.7
+MATHJAX := mathjax@3.2.2
 
 .PHONY: install vendor book test unit bench clean
 
@@ -18,14 +18,17 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m pip install -r requirements.txt
 	@mkdir -p $(@D) && touch $@
 
-# The widget JavaScript, fetched from the npm registry and served by the book itself.
+# The widget JavaScript and MathJax, fetched from the npm registry and served by the book
+# itself so that its pages also work offline.
 vendor: $(VENDOR)/.complete
 
 $(VENDOR)/.complete: Makefile
-	rm -rf .make/npm $(VENDOR) && mkdir -p .make/npm $(VENDOR)/html-manager
-	cd .make/npm && npm pack --silent $(HTML_MANAGER) $(REQUIREJS) > /dev/null
-	tar -xzf .make/npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=2 package/dist
+	rm -rf .make/npm $(VENDOR)
+	mkdir -p .make/npm $(VENDOR)/@jupyter-widgets/html-manager $(VENDOR)/mathjax
+	cd .make/npm && npm pack --silent $(HTML_MANAGER) $(REQUIREJS) $(MATHJAX) > /dev/null
+	tar -xzf .make/npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/@jupyter-widgets/html-manager --strip-components=1 package/dist
 	tar -xzf .make/npm/requirejs-*.tgz -C $(VENDOR) --strip-components=1 package/require.js
+	tar -xzf .make/npm/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=2 package/es5/tex-mml-chtml.js package/es5/output/chtml/fonts/woff-v2
 	touch $@
 
 book: install vendor

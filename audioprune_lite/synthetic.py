@@ -114,16 +114,22 @@ def _unit_rms(x: np.ndarray) -> np.ndarray:
 def _filter(
     x: np.ndarray, sr: int, low: float | None = None, high: float | None = None, order: int = 2
 ) -> np.ndarray:
-    """Butterworth high-pass above ``low`` Hz and low-pass below ``high`` Hz (either optional).
+    """Butterworth filter: high-pass above ``low`` Hz, low-pass below ``high`` Hz, or both.
 
-    A cut-off too close to the Nyquist frequency to matter is skipped, so the same call works
-    at 16 kHz and at 44.1 kHz.
+    With both, one band-pass filter does the work. A low-pass cut-off too close to the Nyquist
+    frequency to matter is skipped, so the same call works at 16 kHz and at 44.1 kHz.
     """
-    if low is not None:
-        x = signal.sosfilt(signal.butter(order, low, "highpass", fs=sr, output="sos"), x)
-    if high is not None and high < 0.45 * sr:
-        x = signal.sosfilt(signal.butter(order, high, "lowpass", fs=sr, output="sos"), x)
-    return x
+    if high is not None and high >= 0.45 * sr:
+        high = None
+    if low is not None and high is not None:
+        sos = signal.butter(order, [low, high], "bandpass", fs=sr, output="sos")
+    elif low is not None:
+        sos = signal.butter(order, low, "highpass", fs=sr, output="sos")
+    elif high is not None:
+        sos = signal.butter(order, high, "lowpass", fs=sr, output="sos")
+    else:
+        return x
+    return signal.sosfilt(sos, x)
 
 
 def _peaking_sos(centre_hz: float, gain_db: float, q: float, sr: int) -> np.ndarray:
@@ -372,7 +378,7 @@ def pass_by(
         Shape ``(n,)``; about 1 (root-mean-square) while a car is 3 m away.
     """
     t = np.arange(n) / sr
-    out = np.zeros(n)
+    engines, loudness, brightness = np.zeros(n), np.zeros(n), np.zeros(n)
     for _ in range(_draw_count(rng, cars)):
         closest_s = rng.uniform(-0.3, 1.3) * n / sr
         speed = rng.uniform(8.0, 20.0)
@@ -381,12 +387,13 @@ def pass_by(
         path = np.hypot(distance, along)
         doppler = SPEED_OF_SOUND / (SPEED_OF_SOUND + speed * along / path)
         f0 = rng.uniform(25.0, 60.0) * doppler
-        tone = _unit_rms(_harmonic_tone(f0, sr, 1.0 / np.arange(1, 13), rng))
-        tyres = coloured_noise(rng, n, sr, exponent=rng.uniform(0.8, 1.5))
-        hiss = _unit_rms(_filter(tyres, sr, low=2000.0))
-        closeness = distance / path  # 1 at the closest point
-        out += (3.0 / path) * (0.5 * tone + tyres + closeness * hiss)
-    return out
+        engines += (3.0 / path) * _unit_rms(_harmonic_tone(f0, sr, 1.0 / np.arange(1, 9), rng))
+        loudness += 3.0 / path
+        brightness += (3.0 / path) * (distance / path)  # (distance / path) is 1 when closest
+    # The tyre noise of all cars shares one noise signal, each car adding its own envelope.
+    tyres = coloured_noise(rng, n, sr, exponent=rng.uniform(0.8, 1.5))
+    hiss = _unit_rms(_filter(tyres, sr, low=2000.0))
+    return 0.5 * engines + loudness * tyres + brightness * hiss
 
 
 def footsteps(
@@ -749,103 +756,106 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
     "airport": SceneRecipe(
         loudness_db=(-34, -24), rt60_s=(1.2, 2.5), direct_db=(-8, 0), noise_exponent=(0.8, 1.4),
         parts={
-            "babble": Part(babble, 1.0, (-4, 4), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-14, -4)),
-            "announcement": Part(announcement, 0.35, (-6, 2)),
+            "babble": Part(babble, 1.0, (0, 8), CROWD),
+            "footsteps": Part(footsteps, 0.6, (-10, -2)),
+            "announcement": Part(announcement, 0.35, (-2, 6)),
         },
     ),
     "bus": SceneRecipe(
         loudness_db=(-30, -18), rt60_s=(0.2, 0.5), direct_db=(2, 8), noise_exponent=(1.3, 1.9),
         parts={
-            "engine": Part(engine, 0.95, (0, 6), DIESEL),
-            "babble": Part(babble, 0.5, (-8, 0), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.3, (-10, -2)),
-            "announcement": Part(announcement, 0.1, (-8, -2)),
+            "engine": Part(engine, 0.95, (3, 10), DIESEL),
+            "babble": Part(babble, 0.5, (-6, 2), FEW_VOICES),
+            "pass_by": Part(pass_by, 0.3, (-8, 0)),
+            "announcement": Part(announcement, 0.1, (-6, 0)),
         },
     ),
     "metro": SceneRecipe(
         loudness_db=(-28, -16), rt60_s=(0.3, 0.7), direct_db=(0, 6), noise_exponent=(1.4, 2.0),
         parts={
-            "motor": Part(engine, 0.95, (0, 8), TRACTION_MOTOR),
-            "rail": Part(rail_clicks, 0.85, (-3, 5)),
-            "babble": Part(babble, 0.4, (-10, -2), FEW_VOICES),
-            "announcement": Part(announcement, 0.2, (-8, 0)),
+            "motor": Part(engine, 0.95, (2, 10), TRACTION_MOTOR),
+            "rail": Part(rail_clicks, 0.85, (0, 8)),
+            "babble": Part(babble, 0.4, (-8, 0), FEW_VOICES),
+            "announcement": Part(announcement, 0.2, (-6, 2)),
         },
     ),
     "metro_station": SceneRecipe(
         loudness_db=(-32, -20), rt60_s=(1.0, 2.2), direct_db=(-6, 2), noise_exponent=(1.1, 1.7),
         parts={
-            "babble": Part(babble, 0.9, (-6, 2), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-12, -4)),
-            "announcement": Part(announcement, 0.45, (-6, 2)),
-            "motor": Part(engine, 0.6, (-6, 4), TRACTION_MOTOR),
-            "rail": Part(rail_clicks, 0.5, (-8, 0)),
+            "motor": Part(engine, 0.75, (-2, 6), TRACTION_MOTOR),
+            "rail": Part(rail_clicks, 0.6, (-6, 2)),
+            "babble": Part(babble, 0.8, (-4, 4), {"voices": (2, 6)}),
+            "announcement": Part(announcement, 0.45, (-2, 6)),
+            "footsteps": Part(footsteps, 0.5, (-10, -2)),
         },
     ),
     "park": SceneRecipe(
         loudness_db=(-40, -28), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.4),
         parts={
-            "birds": Part(birds, 0.85, (-6, 6)),
-            "wind": Part(wind, 0.7, (-6, 2)),
-            "pass_by": Part(pass_by, 0.3, (-16, -6)),
-            "babble": Part(babble, 0.3, (-12, -4), FEW_VOICES),
-            "footsteps": Part(footsteps, 0.3, (-14, -6)),
+            "birds": Part(birds, 0.9, (0, 10)),
+            "wind": Part(wind, 0.7, (-4, 4)),
+            "pass_by": Part(pass_by, 0.3, (-14, -6)),
+            "babble": Part(babble, 0.3, (-10, -2), FEW_VOICES),
+            "footsteps": Part(footsteps, 0.3, (-12, -4)),
         },
     ),
     "public_square": SceneRecipe(
-        loudness_db=(-36, -24), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.5),
+        loudness_db=(-36, -26), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.5),
         parts={
-            "babble": Part(babble, 0.7, (-8, 0), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-12, -4)),
-            "birds": Part(birds, 0.5, (-10, 0)),
-            "wind": Part(wind, 0.5, (-8, 0)),
-            "pass_by": Part(pass_by, 0.4, (-12, -4)),
+            "babble": Part(babble, 0.8, (-4, 4), CROWD),
+            "footsteps": Part(footsteps, 0.6, (-10, -2)),
+            "birds": Part(birds, 0.5, (-6, 4)),
+            "wind": Part(wind, 0.5, (-6, 2)),
+            "pass_by": Part(pass_by, 0.4, (-10, -2)),
         },
     ),
     "shopping_mall": SceneRecipe(
         loudness_db=(-34, -24), rt60_s=(0.8, 1.8), direct_db=(-6, 2), noise_exponent=(0.7, 1.3),
         parts={
-            "babble": Part(babble, 1.0, (-2, 5), CROWD),
-            "footsteps": Part(footsteps, 0.7, (-12, -3)),
-            "announcement": Part(announcement, 0.2, (-8, 0)),
+            "babble": Part(babble, 1.0, (2, 10), CROWD),
+            "footsteps": Part(footsteps, 0.7, (-8, 0)),
+            "announcement": Part(announcement, 0.2, (-4, 4)),
         },
     ),
     "street_pedestrian": SceneRecipe(
-        loudness_db=(-34, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.0, 1.6),
+        loudness_db=(-32, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.0, 1.6),
         parts={
-            "babble": Part(babble, 0.9, (-4, 4), CROWD),
-            "footsteps": Part(footsteps, 0.9, (-8, 0)),
-            "pass_by": Part(pass_by, 0.4, (-10, -2)),
-            "birds": Part(birds, 0.15, (-12, -4)),
-            "horn": Part(horns, 0.05, (-8, 0)),
+            "babble": Part(babble, 0.9, (0, 8), CROWD),
+            "footsteps": Part(footsteps, 0.9, (-4, 4)),
+            "pass_by": Part(pass_by, 0.5, (-6, 2)),
+            "birds": Part(birds, 0.15, (-10, -2)),
+            "horn": Part(horns, 0.05, (-6, 2)),
         },
     ),
     "street_traffic": SceneRecipe(
         loudness_db=(-30, -18), rt60_s=(0.1, 0.5), direct_db=(3, 12), noise_exponent=(1.5, 2.0),
         parts={
-            "pass_by": Part(pass_by, 0.95, (0, 8), {"cars": (1, 4)}),
-            "engine": Part(engine, 0.6, (-6, 2), DIESEL),
-            "horn": Part(horns, 0.25, (-6, 2)),
-            "footsteps": Part(footsteps, 0.2, (-14, -6)),
-            "wind": Part(wind, 0.3, (-10, -2)),
+            "pass_by": Part(pass_by, 0.95, (3, 10), {"cars": (1, 4)}),
+            "engine": Part(engine, 0.6, (-4, 4), DIESEL),
+            "horn": Part(horns, 0.25, (-4, 4)),
+            "footsteps": Part(footsteps, 0.2, (-12, -4)),
+            "wind": Part(wind, 0.3, (-8, 0)),
         },
     ),
     "tram": SceneRecipe(
         loudness_db=(-30, -18), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.8),
         parts={
-            "motor": Part(engine, 0.8, (-4, 4), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
-            "rail": Part(rail_clicks, 0.6, (-6, 2), {"speed_mps": (4.0, 14.0)}),
-            "babble": Part(babble, 0.5, (-8, 0), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.3, (-10, -2)),
-            "announcement": Part(announcement, 0.15, (-8, -2)),
+            "motor": Part(engine, 0.85, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
+            "rail": Part(rail_clicks, 0.7, (-2, 6), {"speed_mps": (4.0, 14.0)}),
+            "babble": Part(babble, 0.5, (-6, 2), FEW_VOICES),
+            "pass_by": Part(pass_by, 0.3, (-8, 0)),
+            "announcement": Part(announcement, 0.15, (-6, 0)),
         },
     ),
 }
 """The sound of each scene class. Classes share components (voices in airports, malls, stations
 and streets; engines in buses, trams, metros and traffic), so no single sound gives a class away."""
 
-LOCATION_LEVEL_SPREAD_DB = 4.0
+LOCATION_LEVEL_SPREAD_DB = 3.0
 """Each location raises or lowers each component by up to this many dB, for all its clips."""
+
+LOCATION_COLOUR_DB = 4.0
+"""Each location's two tone-colour filters boost or cut by up to this many dB."""
 
 
 @dataclass(frozen=True)
@@ -887,7 +897,8 @@ def location_character(scene: str, location: int, seed: int = 0) -> Place:
             for name in recipe.parts
         },
         colour=tuple(
-            (np.exp(rng.uniform(np.log(100.0), np.log(8000.0))), rng.uniform(-6, 6), rng.uniform(0.7, 2.0))
+            (np.exp(rng.uniform(np.log(100.0), np.log(8000.0))), rng.uniform(-LOCATION_COLOUR_DB, LOCATION_COLOUR_DB),
+             rng.uniform(0.7, 2.0))
             for _ in range(2)
         ),
     )
