@@ -754,97 +754,97 @@ FEW_VOICES = {"voices": (1, 4)}
 
 SCENE_RECIPES: dict[str, SceneRecipe] = {
     "airport": SceneRecipe(
-        loudness_db=(-34, -24), rt60_s=(1.2, 2.5), direct_db=(-8, 0), noise_exponent=(0.8, 1.4),
+        loudness_db=(-34, -24), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(0.8, 1.2),
         parts={
             "babble": Part(babble, 1.0, (0, 8), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-10, -2)),
-            "announcement": Part(announcement, 0.35, (-2, 6)),
+            "footsteps": Part(footsteps, 0.6, (-6, 2)),
+            "announcement": Part(announcement, 0.5, (2, 10)),
         },
     ),
     "bus": SceneRecipe(
-        loudness_db=(-30, -18), rt60_s=(0.2, 0.5), direct_db=(2, 8), noise_exponent=(1.3, 1.9),
+        loudness_db=(-30, -20), rt60_s=(0.2, 0.5), direct_db=(2, 8), noise_exponent=(1.4, 1.9),
         parts={
-            "engine": Part(engine, 0.95, (3, 10), DIESEL),
-            "babble": Part(babble, 0.5, (-6, 2), FEW_VOICES),
+            "engine": Part(engine, 0.95, (6, 14), DIESEL),
+            "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
             "pass_by": Part(pass_by, 0.3, (-8, 0)),
-            "announcement": Part(announcement, 0.1, (-6, 0)),
+            "announcement": Part(announcement, 0.1, (-4, 2)),
         },
     ),
     "metro": SceneRecipe(
-        loudness_db=(-28, -16), rt60_s=(0.3, 0.7), direct_db=(0, 6), noise_exponent=(1.4, 2.0),
+        loudness_db=(-26, -16), rt60_s=(0.3, 0.8), direct_db=(0, 6), noise_exponent=(1.4, 1.9),
         parts={
             "motor": Part(engine, 0.95, (2, 10), TRACTION_MOTOR),
             "rail": Part(rail_clicks, 0.85, (0, 8)),
-            "babble": Part(babble, 0.4, (-8, 0), FEW_VOICES),
-            "announcement": Part(announcement, 0.2, (-6, 2)),
+            "babble": Part(babble, 0.5, (-6, 2), FEW_VOICES),
+            "announcement": Part(announcement, 0.25, (-4, 4)),
         },
     ),
     "metro_station": SceneRecipe(
-        loudness_db=(-32, -20), rt60_s=(1.0, 2.2), direct_db=(-6, 2), noise_exponent=(1.1, 1.7),
+        loudness_db=(-28, -18), rt60_s=(0.8, 2.0), direct_db=(-2, 6), noise_exponent=(1.3, 1.8),
         parts={
-            "motor": Part(engine, 0.75, (-2, 6), TRACTION_MOTOR),
-            "rail": Part(rail_clicks, 0.6, (-6, 2)),
-            "babble": Part(babble, 0.8, (-4, 4), {"voices": (2, 6)}),
-            "announcement": Part(announcement, 0.45, (-2, 6)),
-            "footsteps": Part(footsteps, 0.5, (-10, -2)),
+            "motor": Part(engine, 0.85, (0, 8), TRACTION_MOTOR),
+            "rail": Part(rail_clicks, 0.75, (-2, 6)),
+            "babble": Part(babble, 0.7, (-4, 4), {"voices": (2, 6)}),
+            "announcement": Part(announcement, 0.4, (0, 8)),
+            "footsteps": Part(footsteps, 0.4, (-8, 0)),
         },
     ),
     "park": SceneRecipe(
-        loudness_db=(-40, -28), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.4),
+        loudness_db=(-40, -30), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.3),
         parts={
-            "birds": Part(birds, 0.9, (0, 10)),
-            "wind": Part(wind, 0.7, (-4, 4)),
+            "birds": Part(birds, 0.9, (4, 12)),
+            "wind": Part(wind, 0.7, (-2, 6)),
             "pass_by": Part(pass_by, 0.3, (-14, -6)),
             "babble": Part(babble, 0.3, (-10, -2), FEW_VOICES),
-            "footsteps": Part(footsteps, 0.3, (-12, -4)),
+            "footsteps": Part(footsteps, 0.3, (-10, -2)),
         },
     ),
     "public_square": SceneRecipe(
-        loudness_db=(-36, -26), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.5),
+        loudness_db=(-38, -28), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.4),
         parts={
             "babble": Part(babble, 0.8, (-4, 4), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-10, -2)),
-            "birds": Part(birds, 0.5, (-6, 4)),
-            "wind": Part(wind, 0.5, (-6, 2)),
-            "pass_by": Part(pass_by, 0.4, (-10, -2)),
+            "footsteps": Part(footsteps, 0.6, (-8, 0)),
+            "birds": Part(birds, 0.6, (2, 10)),
+            "wind": Part(wind, 0.6, (-2, 6)),
+            "pass_by": Part(pass_by, 0.3, (-12, -4)),
         },
     ),
     "shopping_mall": SceneRecipe(
-        loudness_db=(-34, -24), rt60_s=(0.8, 1.8), direct_db=(-6, 2), noise_exponent=(0.7, 1.3),
+        loudness_db=(-34, -24), rt60_s=(0.6, 1.4), direct_db=(-4, 4), noise_exponent=(0.7, 1.1),
         parts={
-            "babble": Part(babble, 1.0, (2, 10), CROWD),
-            "footsteps": Part(footsteps, 0.7, (-8, 0)),
-            "announcement": Part(announcement, 0.2, (-4, 4)),
+            "babble": Part(babble, 1.0, (4, 12), CROWD),
+            "footsteps": Part(footsteps, 0.8, (-4, 4)),
+            "announcement": Part(announcement, 0.2, (-2, 6)),
         },
     ),
     "street_pedestrian": SceneRecipe(
-        loudness_db=(-32, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.0, 1.6),
+        loudness_db=(-32, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.1, 1.6),
         parts={
-            "babble": Part(babble, 0.9, (0, 8), CROWD),
-            "footsteps": Part(footsteps, 0.9, (-4, 4)),
-            "pass_by": Part(pass_by, 0.5, (-6, 2)),
-            "birds": Part(birds, 0.15, (-10, -2)),
-            "horn": Part(horns, 0.05, (-6, 2)),
+            "babble": Part(babble, 0.9, (2, 10), CROWD),
+            "footsteps": Part(footsteps, 0.9, (0, 8)),
+            "pass_by": Part(pass_by, 0.6, (-4, 4)),
+            "birds": Part(birds, 0.15, (-8, 0)),
+            "horn": Part(horns, 0.05, (-4, 4)),
         },
     ),
     "street_traffic": SceneRecipe(
-        loudness_db=(-30, -18), rt60_s=(0.1, 0.5), direct_db=(3, 12), noise_exponent=(1.5, 2.0),
+        loudness_db=(-28, -18), rt60_s=(0.1, 0.5), direct_db=(3, 12), noise_exponent=(1.5, 2.0),
         parts={
-            "pass_by": Part(pass_by, 0.95, (3, 10), {"cars": (1, 4)}),
+            "pass_by": Part(pass_by, 0.95, (4, 12), {"cars": (1, 4)}),
             "engine": Part(engine, 0.6, (-4, 4), DIESEL),
-            "horn": Part(horns, 0.25, (-4, 4)),
-            "footsteps": Part(footsteps, 0.2, (-12, -4)),
-            "wind": Part(wind, 0.3, (-8, 0)),
+            "horn": Part(horns, 0.25, (0, 8)),
+            "footsteps": Part(footsteps, 0.2, (-10, -2)),
+            "wind": Part(wind, 0.3, (-6, 2)),
         },
     ),
     "tram": SceneRecipe(
-        loudness_db=(-30, -18), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.8),
+        loudness_db=(-30, -20), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.3, 1.8),
         parts={
-            "motor": Part(engine, 0.85, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
-            "rail": Part(rail_clicks, 0.7, (-2, 6), {"speed_mps": (4.0, 14.0)}),
-            "babble": Part(babble, 0.5, (-6, 2), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.3, (-8, 0)),
-            "announcement": Part(announcement, 0.15, (-6, 0)),
+            "motor": Part(engine, 0.85, (2, 10), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
+            "rail": Part(rail_clicks, 0.7, (0, 8), {"speed_mps": (4.0, 14.0)}),
+            "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
+            "pass_by": Part(pass_by, 0.3, (-6, 2)),
+            "announcement": Part(announcement, 0.15, (-4, 2)),
         },
     ),
 }
@@ -854,7 +854,7 @@ and streets; engines in buses, trams, metros and traffic), so no single sound gi
 LOCATION_LEVEL_SPREAD_DB = 3.0
 """Each location raises or lowers each component by up to this many dB, for all its clips."""
 
-LOCATION_COLOUR_DB = 4.0
+LOCATION_COLOUR_DB = 3.0
 """Each location's two tone-colour filters boost or cut by up to this many dB."""
 
 
@@ -1003,9 +1003,9 @@ DEVICE_RESPONSES: dict[str, DeviceResponse] = {
     "b": DeviceResponse(80.0, 16000.0, 4, ((2500.0, 3.0, 1.0),), 2.0, -72.0, 0.9),
     "c": DeviceResponse(150.0, 11000.0, 6, ((900.0, -3.0, 1.0), (4000.0, 4.0, 2.0)), -2.0, -66.0, 0.8),
     # s4-s6: simulated devices unlike any in training.
-    "s4": DeviceResponse(300.0, 7000.0, 8, ((1500.0, 6.0, 2.0),), 4.0, -62.0, 0.6),
-    "s5": DeviceResponse(100.0, 5000.0, 8, ((200.0, 6.0, 1.0),), 0.0, -60.0, None),
-    "s6": DeviceResponse(500.0, 14000.0, 4, ((6000.0, 8.0, 3.0), (2000.0, -6.0, 1.0)), 8.0, -70.0, 0.3),
+    "s4": DeviceResponse(200.0, 12000.0, 4, ((1500.0, 6.0, 2.0),), 4.0, -70.0, 0.6),
+    "s5": DeviceResponse(100.0, 9000.0, 4, ((200.0, 6.0, 1.0),), 0.0, -65.0, None),
+    "s6": DeviceResponse(400.0, 16000.0, 4, ((6000.0, 8.0, 3.0), (2000.0, -6.0, 1.0)), 6.0, -72.0, 0.5),
 }
 """Hand-designed responses of the default devices."""
 

@@ -1,0 +1,181 @@
+"""The book's standard experiment set-up: default features, and models trained once and cached.
+
+Chapter 2 trains the baseline through :func:`trained_baseline`; chapters 3 to 6 call it
+again and get the same model back from the cache instead of training it anew. A cached
+model is keyed by a hash of everything it depends on (the training and validation data,
+the architecture and the training settings), so a change to any of them retrains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import data
+from .cache import cache_home
+from .features import LogMelConfig, extract
+from .models import DCASE21Baseline
+from .train import History, fit, load_model, location_split, save_model
+
+__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "trained_baseline"]
+
+BASELINE_TRAINING = {"epochs": 20, "lr": 1e-3, "batch_size": 32, "seed": 0}
+"""The book's training settings for the baseline (Adam, the paper's learning rate; batch
+32 and few epochs to fit the runtime budget of a lab session)."""
+
+
+@dataclass
+class SceneFeatures:
+    """Log-mel features and labels of the three splits the chapters use.
+
+    Attributes
+    ----------
+    X_train, y_train : numpy.ndarray
+        Training features (N, 1, n_mels, frames) and labels, validation locations removed.
+    X_val, y_val : numpy.ndarray
+        Validation split, carved from the training split by location.
+    X_eval, y_eval : numpy.ndarray
+        The evaluation split (reported, never used to choose anything).
+    train, val, evaluate : pandas.DataFrame
+        The matching rows of :func:`audioprune_lite.data.load_scenes`.
+    seen, unseen : list of str
+        Devices of the evaluation split present / absent in training.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_eval: np.ndarray
+    y_eval: np.ndarray
+    train: pd.DataFrame
+    val: pd.DataFrame
+    evaluate: pd.DataFrame
+    seen: list
+    unseen: list
+
+
+def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress: bool = True,
+                     val_fraction: float = 0.2, seed: int = 0) -> SceneFeatures:
+    """Features of a TAU-layout data set (by default the book's offline scenes), split three ways.
+
+    Used by: Chapters 2 to 6 and the command line's ``prepare``.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        A data set in the TAU 2020 Mobile layout; by default
+        :func:`audioprune_lite.data.default_scenes` (made on first use).
+    config : LogMelConfig
+    progress : bool
+    val_fraction, seed :
+        Passed to :func:`audioprune_lite.train.location_split`.
+
+    Returns
+    -------
+    SceneFeatures
+    """
+    root = data.default_scenes(progress=progress) if root is None else root
+    training = data.load_scenes(root, "train")
+    evaluate = data.load_scenes(root, "evaluate")
+    cache_dir = cache_home() / "features"
+    X, y = extract(training, config, cache_dir=cache_dir, progress=progress)
+    X_eval, y_eval = extract(evaluate, config, cache_dir=cache_dir, progress=progress)
+    train_index, val_index = location_split(training, val_fraction, seed)
+    seen, unseen = data.device_split(training, evaluate)
+    return SceneFeatures(
+        X_train=X[train_index], y_train=y[train_index], X_val=X[val_index], y_val=y[val_index],
+        X_eval=X_eval, y_eval=y_eval,
+        train=training.iloc[train_index].reset_index(drop=True),
+        val=training.iloc[val_index].reset_index(drop=True),
+        evaluate=evaluate, seen=seen, unseen=unseen,
+    )
+
+
+def _fingerprint(*parts) -> str:
+    """A short hash of arrays and JSON-able values."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(str((part.dtype, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
+def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool = True,
+               **fit_settings):
+    """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
+
+    The cache file is named by ``name`` and a hash of the training and validation arrays,
+    the model's class, ``config`` and initial weights, and ``fit_settings``.
+
+    Used by: :func:`trained_baseline` (Chapter 2) and the later chapters' experiments.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`audioprune_lite.models`, untrained or pruned.
+    train, val : tuple (X, y)
+    name : str
+        A readable prefix for the cache files.
+    cache_dir : str or Path, optional
+        Default ``cache_home() / "models"``.
+    progress : bool
+    **fit_settings
+        Passed to ``fit`` (epochs, lr, batch_size, seed, ...).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The trained model, in eval mode on the CPU.
+    history : History
+        As ``fit`` returned it when the model was trained.
+    cached : bool
+        Whether it came from the cache.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
+    initial = [v.cpu().numpy() for v in model.state_dict().values()]
+    key = _fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
+                       *initial, fit_settings)
+    model_file = cache_dir / f"{name}-{key}.pt"
+    history_file = model_file.with_suffix(".json")
+    if model_file.is_file() and history_file.is_file():
+        return load_model(model_file), History(**json.loads(history_file.read_text())), True
+    history = fit(model, train, val, progress=progress, device="cpu", **fit_settings)
+    save_model(model, model_file)
+    history_file.write_text(json.dumps(history.to_dict()))
+    return model.cpu().eval(), history, False
+
+
+def trained_baseline(features: SceneFeatures | None = None, progress: bool = True):
+    """The DCASE 2021 baseline trained on the book's default data with :data:`BASELINE_TRAINING`.
+
+    Trained once (about a minute on two CPU cores) and then read from the cache.
+
+    Used by: Chapter 2 (where it is trained and studied) and Chapters 3 to 6.
+
+    Parameters
+    ----------
+    features : SceneFeatures, optional
+        Default :func:`default_features`.
+    progress : bool
+
+    Returns
+    -------
+    model, history, cached
+        As :func:`cached_fit` returns them.
+    """
+    features = default_features(progress=progress) if features is None else features
+    torch.manual_seed(BASELINE_TRAINING["seed"])  # the initial weights are part of the cache key
+    model = DCASE21Baseline(n_mels=features.X_train.shape[2])
+    model.set_input_statistics(features.X_train)
+    return cached_fit(model, (features.X_train, features.y_train), (features.X_val, features.y_val),
+                      name="dcase21-baseline", progress=progress, **BASELINE_TRAINING)
