@@ -40,7 +40,7 @@ unit: install
 test: unit book
 
 bench: install
-	$(PYTHON) benchmarks/data.py
+	for script in benchmarks/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
 
 clean:
 	rm -rf _build .make $(VENDOR) .cache

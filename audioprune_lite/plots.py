@@ -10,12 +10,16 @@ import librosa
 import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 from .features import LogMelConfig, log_mel, mel_filter_bank
 
 __all__ = [
+    "plot_confusion",
+    "plot_device_accuracy",
     "plot_filter_bank",
+    "plot_history",
     "plot_log_mel",
     "plot_log_mel_grid",
     "plot_spectrum",
@@ -180,4 +184,90 @@ def plot_filter_bank(config: LogMelConfig = LogMelConfig(), ax=None):
     ax.plot(frequencies, bank.T, linewidth=0.8)
     ax.set(xlabel="frequency (Hz)", ylabel="filter weight",
            title=f"{config.n_mels} mel filters, {config.fmin:g} to {config.top_frequency:g} Hz")
+    return ax
+
+
+def plot_history(history, ax_loss=None, ax_accuracy=None):
+    """Draw training curves: losses (training and validation) and validation accuracy per epoch.
+
+    The restored (best validation loss) epoch is marked with a dotted line.
+
+    Used by: Chapter 2 (the baseline) and Chapter 3 (fine-tuning).
+
+    Parameters
+    ----------
+    history : audioprune_lite.train.History
+    ax_loss, ax_accuracy : matplotlib.axes.Axes, optional
+        Made side by side when not given.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax_loss is None or ax_accuracy is None:
+        _, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3))
+    frame = history.as_frame()
+    sns.lineplot(data=frame[["train_loss", "val_loss"]], ax=ax_loss, markers=True, dashes=False)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    sns.lineplot(data=frame["val_accuracy"], ax=ax_accuracy, marker="o")
+    ax_accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    for ax in (ax_loss, ax_accuracy):
+        ax.axvline(history.best_epoch, color="grey", linestyle=":", label="restored epoch")
+    ax_accuracy.legend(loc="lower right")
+    ax_loss.figure.tight_layout()
+    return ax_loss.figure
+
+
+def plot_confusion(confusion: np.ndarray, classes, ax=None, title: str | None = None):
+    """Draw a confusion matrix as a heatmap of row percentages (each true class sums to 100).
+
+    Used by: Chapter 2.
+
+    Parameters
+    ----------
+    confusion : numpy.ndarray
+        Counts, rows = true class, columns = predicted class.
+    classes : sequence of str
+        Class names in index order.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots(figsize=(7, 6))[1]
+    totals = confusion.sum(axis=1, keepdims=True)
+    percent = 100 * confusion / np.maximum(totals, 1)
+    sns.heatmap(percent, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True,
+                xticklabels=classes, yticklabels=classes, cbar_kws={"label": "% of true class"},
+                ax=ax)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return ax
+
+
+def plot_device_accuracy(per_device: dict, unseen, ax=None, title: str | None = None):
+    """Draw accuracy per recording device as bars, devices unseen in training in another colour.
+
+    Used by: Chapter 2 (seen versus unseen devices).
+
+    Parameters
+    ----------
+    per_device : dict of str to float
+        Accuracy per device, as :func:`audioprune_lite.train.evaluate` returns it.
+    unseen : collection of str
+        Devices absent from training.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    frame = pd.DataFrame({"device": list(per_device), "accuracy": list(per_device.values())})
+    frame["in training"] = np.where(frame["device"].isin(list(unseen)), "unseen", "seen")
+    sns.barplot(data=frame, x="device", y="accuracy", hue="in training", ax=ax,
+                hue_order=["seen", "unseen"])
+    ax.set(ylim=(0, 1), title=title)
     return ax

@@ -67,7 +67,7 @@ DEFAULT_DEVICES = ("a", "b", "c", "s4", "s5", "s6")
 DEFAULT_UNSEEN_DEVICES = ("s4", "s5", "s6")
 """Devices that appear only in the evaluate split of the default data set."""
 
-SEGMENTS_PER_LOCATION = 4
+SEGMENTS_PER_LOCATION = 2
 """Scene segments recorded at each location (the last locations of a class may have fewer)."""
 
 EVALUATE_LOCATION_FRACTION = 1 / 8
@@ -591,6 +591,45 @@ def announcement(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     return chimes(rng, n, sr, start_s) + _unit_rms(voice) * speaking
 
 
+MUSIC_CHORDS = ((0, 4, 7), (5, 9, 12), (7, 11, 14), (9, 12, 16))
+"""Chords of the background music, in semitones above its key note (I, IV, V, vi of a major key)."""
+
+
+def music(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+    """Background music from loudspeakers: a chord progression of soft organ-like tones.
+
+    Three voices play a random walk over ``MUSIC_CHORDS`` (one chord every 0.4-1 s) in a
+    random key around 130-260 Hz; the loudspeakers pass 150-6000 Hz.
+
+    Used by: Chapter 1 (listening), Chapter 2 (training data).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+        Length in samples.
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n,)``, root-mean-square 1.
+    """
+    chord_len = int(rng.uniform(0.4, 1.0) * sr)
+    n_chords = n // chord_len + 1
+    chords = np.array(MUSIC_CHORDS)[rng.integers(len(MUSIC_CHORDS), size=n_chords)]
+    key_hz = rng.uniform(130.0, 260.0)
+    bar_position = (np.arange(n) % chord_len) / chord_len
+    swell = np.minimum(1.0, 8.0 * bar_position) * (1.0 - 0.5 * bar_position)  # each chord fades
+    weights = 0.6 ** np.arange(4)
+    tones = sum(
+        _harmonic_tone(np.repeat(key_hz * 2.0 ** (chords[:, voice] / 12.0), chord_len)[:n], sr, weights, rng)
+        for voice in range(3)
+    )
+    return _unit_rms(_filter(tones * swell, sr, low=150.0, high=6000.0))
+
+
 def horns(
     rng: np.random.Generator, n: int, sr: int, toots: tuple[int, int] = (1, 2)
 ) -> np.ndarray:
@@ -759,6 +798,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
             "babble": Part(babble, 1.0, (0, 8), CROWD),
             "footsteps": Part(footsteps, 0.6, (-6, 2)),
             "announcement": Part(announcement, 0.5, (2, 10)),
+            "music": Part(music, 0.2, (-6, 0)),
         },
     ),
     "bus": SceneRecipe(
@@ -815,6 +855,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
             "babble": Part(babble, 1.0, (4, 12), CROWD),
             "footsteps": Part(footsteps, 0.8, (-4, 4)),
             "announcement": Part(announcement, 0.2, (-2, 6)),
+            "music": Part(music, 0.6, (-4, 4)),
         },
     ),
     "street_pedestrian": SceneRecipe(
@@ -838,12 +879,12 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "tram": SceneRecipe(
-        loudness_db=(-30, -20), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.3, 1.8),
+        loudness_db=(-32, -22), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
         parts={
-            "motor": Part(engine, 0.85, (2, 10), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
-            "rail": Part(rail_clicks, 0.7, (0, 8), {"speed_mps": (4.0, 14.0)}),
+            "motor": Part(engine, 0.85, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
+            "rail": Part(rail_clicks, 0.7, (-4, 4), {"speed_mps": (4.0, 14.0)}),
             "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.3, (-6, 2)),
+            "pass_by": Part(pass_by, 0.5, (-4, 4)),
             "announcement": Part(announcement, 0.15, (-4, 2)),
         },
     ),
