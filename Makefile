@@ -10,7 +10,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS := requirejs@2.3.7
 MATHJAX := mathjax@3.2.2
 
-.PHONY: install vendor book test unit bench clean
+.PHONY: install vendor book test unit bench student clean
 
 install: $(INSTALLED)
 
@@ -38,6 +38,10 @@ unit: install
 	$(PYTHON) -m pytest
 
 test: unit book
+
+# The notebooks without their solutions, for lab courses: _build/student/
+student: install
+	$(PYTHON) scripts/student_edition.py --out _build/student
 
 bench: install
 	for script in benchmarks/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
