@@ -126,7 +126,11 @@ def default_scenes(progress: bool = True) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=".synthetic-scenes-", dir=root.parent))
         try:
             make_synthetic_scenes(staging, progress=progress)
-            staging.replace(root)
+            try:
+                staging.replace(root)
+            except OSError:  # another process finished the same data set first
+                if not (root / "meta.csv").is_file():
+                    raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return root

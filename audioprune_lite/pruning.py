@@ -5,7 +5,8 @@ The method looks at the weights only, never at data. For one convolutional layer
 1. :func:`filter_prototypes` -- every filter becomes a unit vector of length ``kh*kw``, the
    left singular vector of its rank-1 approximation;
 2. :func:`cosine_distances` -- the ``d x d`` matrix of cosine distances between the
-   prototypes (or :func:`nystrom_similarity`, the ICASSP 2023 approximation of it);
+   prototypes (or :func:`nystrom_similarity`, the ICASSP 2023 approximation of the
+   similarities, turned into distances by :func:`similarity_to_distances`);
 3. :func:`closest_pairs` and :func:`greedy_cosine_selection` -- each filter's nearest other
    filter, and the greedy pass over those pairs, closest first, that decides which filters
    are kept;
@@ -44,6 +45,7 @@ __all__ = [
     "nystrom_similarity",
     "prune_model",
     "rank_filters",
+    "similarity_to_distances",
 ]
 
 RANKING_METHODS = ("cosine", "cosine-nystrom", "l1", "geometric-median", "random")
@@ -95,13 +97,15 @@ def filter_prototypes(conv_weight) -> np.ndarray:
     when ``v1[0]`` is exactly zero). For a first layer (``c_in = 1``) the prototype is
     the normalised flattened filter.
 
-    All filters are processed at once. ``u1`` is the leading eigenvector of the small
-    ``kh*kw x kh*kw`` matrix ``M_i M_i^T``, so one batched ``numpy.linalg.eigh`` over a
-    ``(d, kh*kw, kh*kw)`` stack replaces ``d`` singular value decompositions of the wide
-    ``(kh*kw, c_in)`` matrices; the result agrees with the per-filter SVD of
-    :func:`audioprune_lite.pruning_reference.reference_prototypes` to about 1e-13 and is
-    several times faster than a batched SVD on wide layers. ``sign(v1[0])`` is the sign of
-    ``u1 . M_i[:, 0]``, because ``v1 = M_i^T u1 / s1``.
+    All filters are processed at once, through the smaller of the two Gram matrices of
+    each ``M_i``, with one batched ``numpy.linalg.eigh``: ``u1`` is the leading
+    eigenvector of ``M_i M_i^T`` (``kh*kw x kh*kw``, the smaller one for wide layers), or
+    ``M_i v1`` normalised, with ``v1`` the leading eigenvector of ``M_i^T M_i``
+    (``c_in x c_in``, the smaller one when ``c_in < kh*kw``). This replaces ``d`` singular
+    value decompositions of ``(kh*kw, c_in)`` matrices, and is several times faster than
+    a batched SVD on wide layers; the result agrees with the per-filter SVD of
+    :func:`audioprune_lite.pruning_reference.reference_prototypes` to about 1e-13.
+    ``sign(v1[0])`` is the sign of ``u1 . M_i[:, 0]``, because ``v1 = M_i^T u1 / s1``.
 
     Used by: Chapter 3 (filters as images, prototypes).
 
@@ -114,22 +118,55 @@ def filter_prototypes(conv_weight) -> np.ndarray:
     -------
     numpy.ndarray, float64, shape (d, kh*kw)
         Row ``i`` is the unit-norm prototype of filter ``i``.
+
+    Raises
+    ------
+    ValueError
+        If a filter is all zeros: it has no direction, hence no prototype.
     """
     weight = _filters(conv_weight)
     d, c_in = weight.shape[:2]
-    columns = weight.reshape(d, c_in, -1)                 # (d, c_in, kh*kw)
-    matrices = columns.transpose(0, 2, 1)                 # (d, kh*kw, c_in): the M_i
-    _, eigenvectors = np.linalg.eigh(matrices @ columns)  # eigenvalues in ascending order
-    u1 = eigenvectors[:, :, -1]
+    columns = weight.reshape(d, c_in, -1)  # (d, c_in, kh*kw): the M_i^T
+    matrices = columns.transpose(0, 2, 1)  # (d, kh*kw, c_in): the M_i
+    if c_in < matrices.shape[1]:
+        eigenvalues, eigenvectors = np.linalg.eigh(columns @ matrices)  # M^T M, ascending
+        u1 = (matrices @ eigenvectors[:, :, -1:])[:, :, 0]             # M v1 = s1 u1
+    else:
+        eigenvalues, eigenvectors = np.linalg.eigh(matrices @ columns)  # M M^T, ascending
+        u1 = eigenvectors[:, :, -1]
+    zero = np.flatnonzero(eigenvalues[:, -1] <= 0)  # the top eigenvalue is s1 squared
+    if len(zero):
+        raise ValueError(f"filters {zero.tolist()} are all zeros and have no prototype")
+    u1 /= np.linalg.norm(u1, axis=1, keepdims=True)
     first_column = np.einsum("dk,dk->d", u1, matrices[:, :, 0])
     return u1 * np.where(first_column < 0, -1.0, 1.0)[:, None]
 
 
-def _distances_from_similarity(similarity: np.ndarray, decimals: int | None) -> np.ndarray:
-    """Cosine distances ``1 - S``, exactly symmetric, zero on the diagonal, optionally rounded."""
-    distances = similarity + similarity.T  # symmetric to the last bit, so ties stay ties
-    distances *= -0.5
-    distances += 1.0
+def similarity_to_distances(similarity, *, decimals: int | None = 5) -> np.ndarray:
+    """Cosine distances ``D = 1 - S`` from cosine similarities, zero on the diagonal.
+
+    By default ``D`` is rounded to 5 decimals, as the ICASSP 2023 code does; the rounding
+    turns near-ties into ties that the lower-index rule of :func:`closest_pairs` then
+    breaks. The Interspeech 2022 code (the one behind the 11/11/22 result) did not round:
+    pass ``decimals=None`` for that. ``S`` should be exactly symmetric, so that ``D[i, j]``
+    and ``D[j, i]`` tie; :func:`cosine_distances` and :func:`nystrom_similarity` make sure
+    it is.
+
+    Used by: Chapter 3 (the Nystrom heatmaps).
+
+    Parameters
+    ----------
+    similarity : array_like, shape (d, d)
+        Cosine similarities, from :func:`nystrom_similarity` for instance.
+    decimals : int or None
+        Decimals to round to (``numpy.round``), or None for no rounding. Default 5.
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (d, d)
+        Distances between 0 (same direction) and 2 (opposite directions).
+    """
+    distances = 1.0 - np.asarray(similarity, dtype=np.float64)
     np.fill_diagonal(distances, 0.0)
     if decimals is not None:
         np.round(distances, decimals, out=distances)
@@ -139,11 +176,10 @@ def _distances_from_similarity(similarity: np.ndarray, decimals: int | None) -> 
 def cosine_distances(prototypes, *, decimals: int | None = 5) -> np.ndarray:
     """Pairwise cosine distances between filter prototypes: ``D[i, j] = 1 - <p_i, p_j>``.
 
-    The prototypes have unit norm, so the cosine similarity is their inner product. ``D``
-    is exactly symmetric with zeros on the diagonal. By default it is rounded to 5
-    decimals, as the ICASSP 2023 code does; the rounding turns near-ties into ties that the
-    lower-index rule of :func:`closest_pairs` then breaks. The Interspeech 2022 code (the
-    one behind the 11/11/22 result) did not round: pass ``decimals=None`` for that.
+    The prototypes have unit norm, so the cosine similarity is their inner product.
+    NumPy computes ``P @ P.T`` with a symmetric rank-k update, so ``D`` is exactly
+    symmetric; the diagonal is zero. Rounded to 5 decimals by default, as explained in
+    :func:`similarity_to_distances`.
 
     Used by: Chapter 3 (the similarity heatmap, the greedy pass).
 
@@ -152,15 +188,15 @@ def cosine_distances(prototypes, *, decimals: int | None = 5) -> np.ndarray:
     prototypes : array_like, shape (d, kh*kw)
         Unit-norm prototypes, as :func:`filter_prototypes` returns them.
     decimals : int or None
-        Decimals to round to (``numpy.round``), or None for no rounding. Default 5.
+        Decimals to round to, or None for no rounding (the Interspeech 2022 code). Default 5.
 
     Returns
     -------
     numpy.ndarray, float64, shape (d, d)
-        Distances between 0 (same direction) and 2 (opposite directions).
+        Distances between 0 and 2.
     """
     prototypes = _float64(prototypes)
-    return _distances_from_similarity(prototypes @ prototypes.T, decimals)
+    return similarity_to_distances(prototypes @ prototypes.T, decimals=decimals)
 
 
 def nystrom_similarity(prototypes, m: int, k: int) -> np.ndarray:
@@ -169,14 +205,17 @@ def nystrom_similarity(prototypes, m: int, k: int) -> np.ndarray:
     With ``C = P P_m^T`` the similarities of all ``d`` prototypes to the first ``m``
     (the landmarks, chosen as the published code chooses them) and ``W = C[:m, :m]``,
     ``S ~ C W_k^+ C^T``, where ``W_k^+`` is the pseudo-inverse of the rank-``k``
-    approximation of ``W``. Singular values of ``W`` below ``m * eps * s_max`` count as
-    zero, as in ``numpy.linalg.matrix_rank``: the prototypes have length ``kh*kw``, so
-    ``W`` has rank at most ``kh*kw``. The approximation is exact whenever the landmarks
-    span the prototypes: ``m = d``, or ``m >= kh*kw`` linearly independent landmarks (as
-    random filters have). It saves nothing once the prototypes are computed, since the
-    exact ``P P^T`` costs only ``d * d * kh*kw`` multiply-adds; Chapter 3 measures this.
-    Turn it into distances with ``1 - S`` (:func:`rank_filters` does so, rounding as
-    :func:`cosine_distances` does).
+    approximation of ``W``. ``W`` is symmetric positive semi-definite, so with its top
+    ``k`` eigenpairs ``W_k^+ = U_k L_k^-1 U_k^T`` and ``S ~ F F^T`` with
+    ``F = C U_k L_k^(-1/2)``, which is exactly symmetric. Eigenvalues below
+    ``m * eps * l_max`` count as zero, as in ``numpy.linalg.matrix_rank``: the prototypes
+    have length ``kh*kw``, so ``W`` has rank at most ``kh*kw``.
+
+    The approximation is exact whenever the landmarks span the prototypes: ``m = d``, or
+    ``m >= kh*kw`` linearly independent landmarks (as random filters have). Once the
+    prototypes are computed it saves little, since the exact ``P P^T`` costs only
+    ``d * d * kh*kw`` multiply-adds; Chapter 3 measures this. Turn ``S`` into distances
+    with :func:`similarity_to_distances`.
 
     Used by: Chapter 3 (the Nystrom timing study).
 
@@ -198,11 +237,12 @@ def nystrom_similarity(prototypes, m: int, k: int) -> np.ndarray:
     d = len(prototypes)
     if not 1 <= k <= m <= d:
         raise ValueError(f"need 1 <= k <= m <= d, got k={k}, m={m}, d={d}")
-    similarity_to_landmarks = prototypes @ prototypes[:m].T    # C, (d, m)
-    u, s, vt = np.linalg.svd(similarity_to_landmarks[:m])      # W = C[:m]
-    rank = min(k, int(np.sum(s > s[0] * m * np.finfo(float).eps)))
-    pseudo_inverse = (vt[:rank].T / s[:rank]) @ u[:, :rank].T  # W_k^+, (m, m)
-    return similarity_to_landmarks @ pseudo_inverse @ similarity_to_landmarks.T
+    to_landmarks = prototypes @ prototypes[:m].T                # C, (d, m)
+    eigenvalues, eigenvectors = np.linalg.eigh(to_landmarks[:m])  # W, ascending eigenvalues
+    top = np.arange(m - 1, m - 1 - k, -1)
+    top = top[eigenvalues[top] > eigenvalues[-1] * m * np.finfo(float).eps]
+    factor = to_landmarks @ (eigenvectors[:, top] / np.sqrt(eigenvalues[top]))  # F, (d, rank)
+    return factor @ factor.T
 
 
 def closest_pairs(distances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,7 +415,7 @@ def rank_filters(conv_weight, method: str, *, seed: int = 0, m: int | None = Non
         return _cosine_order(cosine_distances(prototypes))
     m = min(d, prototypes.shape[1]) if m is None else m
     similarity = nystrom_similarity(prototypes, m, m if k is None else k)
-    return _cosine_order(_distances_from_similarity(similarity, decimals=5))
+    return _cosine_order(similarity_to_distances(similarity))
 
 
 def _kept_filters(name: str, conv: nn.Conv2d, spec) -> np.ndarray:
@@ -502,6 +542,8 @@ def prune_model(model: nn.Sequential, plan: Mapping) -> nn.Sequential:
         Naming the problem: a layer the model lacks or that is not a Conv2d, a ratio outside
         (0, 1) or one removing every filter, an empty, non-integer, out-of-range or
         duplicated index list, or a layer after the conv that the surgery cannot rewire.
+    TypeError
+        If ``model`` is not an ``nn.Sequential``.
 
     Examples
     --------
@@ -511,7 +553,7 @@ def prune_model(model: nn.Sequential, plan: Mapping) -> nn.Sequential:
     (11, 16, 24)
     """
     if not isinstance(model, nn.Sequential):
-        raise ValueError(f"prune_model rewires flat nn.Sequential chains such as DCASE21Baseline; "
+        raise TypeError(f"prune_model rewires flat nn.Sequential chains such as DCASE21Baseline; "
                          f"got a {type(model).__name__}. Prune other networks through "
                          "Torch-Pruning with CosineSimilarityImportance")
     layers = dict(model.named_children())

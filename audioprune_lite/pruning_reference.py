@@ -2,7 +2,8 @@
 
 It is written the way the published code is written: one singular value decomposition
 per filter, SciPy's cosine distance for every pair of filters, Python loops for the nearest
-filters and the greedy pass, with the lower-index tie rule of PAPER.md added. It is easy to
+filters and the greedy pass, with PAPER.md's two corrections added: a filter's nearest
+filter is never itself, and ties go to the lower filter index. It is easy to
 check against the papers line by line and slow on wide layers. The tests compare
 :mod:`audioprune_lite.pruning` with it, ``benchmarks/pruning.py`` times the two side by
 side, and Chapter 3 shows it next to the vectorised version.
@@ -17,19 +18,21 @@ from scipy.spatial import distance
 __all__ = ["reference_distances", "reference_greedy", "reference_prototypes", "reference_selection"]
 
 
-def reference_prototypes(conv_weight) -> np.ndarray:
+def reference_prototypes(conv_weight, *, full_matrices: bool = True) -> np.ndarray:
     """The unit rank-1 prototype of every filter, one SVD per filter.
 
     Filter ``i`` is viewed as a ``(kh*kw, c_in)`` matrix; the prototype is the first
     column of its rank-1 approximation ``u1 v1^T``, normalised, as in the published code.
-    Only the first singular vectors are needed, so the SVD skips the full ``c_in x c_in``
-    matrix of right singular vectors (the published code computes it, which is slower).
 
     Used by: Chapter 3, the tests and the benchmark.
 
     Parameters
     ----------
     conv_weight : torch.Tensor or numpy.ndarray, shape (d, c_in, kh, kw)
+    full_matrices : bool
+        True computes the SVD as the published code does (``numpy.linalg.svd``'s default),
+        including the ``c_in x c_in`` matrix of right singular vectors, which is never
+        used; False skips it and is many times faster on wide layers (the tests use it).
 
     Returns
     -------
@@ -41,7 +44,7 @@ def reference_prototypes(conv_weight) -> np.ndarray:
     prototypes = []
     for single_filter in weight:
         matrix = single_filter.reshape(len(single_filter), -1).T  # (kh*kw, c_in)
-        u, _, vt = np.linalg.svd(matrix, full_matrices=False)
+        u, _, vt = np.linalg.svd(matrix, full_matrices=full_matrices)
         rank1 = np.outer(u[:, 0], vt[0])
         prototypes.append(rank1[:, 0] / np.linalg.norm(rank1[:, 0]))
     return np.array(prototypes)
@@ -100,7 +103,8 @@ def reference_greedy(distances) -> list[int]:
     return kept
 
 
-def reference_selection(conv_weight, decimals: int | None = 5) -> list[int]:
+def reference_selection(conv_weight, decimals: int | None = 5, *,
+                        full_matrices: bool = True) -> list[int]:
     """The filters the cosine method keeps, computed one filter and one pair at a time.
 
     Used by: Chapter 3, the tests and the benchmark.
@@ -110,10 +114,13 @@ def reference_selection(conv_weight, decimals: int | None = 5) -> list[int]:
     conv_weight : torch.Tensor or numpy.ndarray, shape (d, c_in, kh, kw)
     decimals : int or None
         Rounding of the distances.
+    full_matrices : bool
+        Passed to :func:`reference_prototypes`: True as published, False faster.
 
     Returns
     -------
     list of int
         The kept filters, in the order the pass kept them.
     """
-    return reference_greedy(reference_distances(reference_prototypes(conv_weight), decimals))
+    prototypes = reference_prototypes(conv_weight, full_matrices=full_matrices)
+    return reference_greedy(reference_distances(prototypes, decimals))

@@ -249,7 +249,7 @@ def babble(
     Each voice is a pulse train at a wandering pitch (90-250 Hz, the vocal folds), cut into
     syllables of 0.1-0.3 s with a rise-and-fall envelope and random pauses; every syllable gets
     its own "vowel", a random weighting of resonances at ``FORMANT_BANDS_HZ``, and sometimes a
-    hiss at its start (a consonant such as "s").
+    3.5-9 kHz hiss at its start (a consonant such as "s").
 
     Used by: Chapter 1 (listening), Chapter 2 (training data).
 
@@ -286,13 +286,13 @@ def babble(
     voiced = sum(_filter(row, sr, low=centre / 1.3, high=centre * 1.3, order=1)
                  for centre, row in zip(bands, sources))
     voiced = _filter(voiced, sr, high=800.0, order=1)  # the glottal pulse is soft, not a click
-    hiss = _filter(_decaying_noise(rng, sr, 0.015), sr, low=min(3500.0, 0.4 * sr))
+    hiss = _filter(_decaying_noise(rng, sr, 0.015), sr, low=min(3500.0, 0.4 * sr), high=9000.0)
     hisses = signal.oaconvolve(consonants, hiss / np.sqrt(np.sum(hiss**2)))[:n]
     return _unit_rms(voiced + CONSONANT_LEVEL * hisses)
 
 
-CONSONANT_LEVEL = 0.15
-"""Level of the consonant hisses of ``babble``; their power is about -12 dB below the vowels'."""
+CONSONANT_LEVEL = 0.06
+"""Level of the consonant hisses of ``babble``; their power is about 20 dB below the vowels'."""
 
 
 def _syllables(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, ...]:
@@ -793,12 +793,12 @@ FEW_VOICES = {"voices": (1, 4)}
 
 SCENE_RECIPES: dict[str, SceneRecipe] = {
     "airport": SceneRecipe(
-        loudness_db=(-34, -24), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(0.8, 1.2),
+        loudness_db=(-35, -27), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(1.0, 1.4),
         parts={
-            "babble": Part(babble, 1.0, (0, 8), CROWD),
+            "babble": Part(babble, 1.0, (0, 8), {"voices": (3, 8)}),
             "footsteps": Part(footsteps, 0.6, (-6, 2)),
-            "announcement": Part(announcement, 0.5, (2, 10)),
-            "music": Part(music, 0.2, (-6, 0)),
+            "announcement": Part(announcement, 0.6, (2, 10)),
+            "music": Part(music, 0.1, (-6, 0)),
         },
     ),
     "bus": SceneRecipe(
@@ -832,7 +832,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
     "park": SceneRecipe(
         loudness_db=(-40, -30), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.3),
         parts={
-            "birds": Part(birds, 0.9, (4, 12)),
+            "birds": Part(birds, 0.95, (4, 12)),
             "wind": Part(wind, 0.7, (-2, 6)),
             "pass_by": Part(pass_by, 0.3, (-14, -6)),
             "babble": Part(babble, 0.3, (-10, -2), FEW_VOICES),
@@ -840,26 +840,26 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "public_square": SceneRecipe(
-        loudness_db=(-38, -28), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.4),
+        loudness_db=(-37, -29), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.4),
         parts={
-            "babble": Part(babble, 0.8, (-4, 4), CROWD),
-            "footsteps": Part(footsteps, 0.6, (-8, 0)),
-            "birds": Part(birds, 0.6, (2, 10)),
+            "babble": Part(babble, 0.9, (0, 8), CROWD),
+            "footsteps": Part(footsteps, 0.7, (-4, 4)),
+            "birds": Part(birds, 0.4, (0, 8)),
             "wind": Part(wind, 0.6, (-2, 6)),
-            "pass_by": Part(pass_by, 0.3, (-12, -4)),
+            "pass_by": Part(pass_by, 0.4, (-8, 0)),
         },
     ),
     "shopping_mall": SceneRecipe(
-        loudness_db=(-34, -24), rt60_s=(0.6, 1.4), direct_db=(-4, 4), noise_exponent=(0.7, 1.1),
+        loudness_db=(-30, -22), rt60_s=(0.6, 1.4), direct_db=(-4, 4), noise_exponent=(0.6, 1.0),
         parts={
             "babble": Part(babble, 1.0, (4, 12), CROWD),
             "footsteps": Part(footsteps, 0.8, (-4, 4)),
-            "announcement": Part(announcement, 0.2, (-2, 6)),
-            "music": Part(music, 0.6, (-4, 4)),
+            "announcement": Part(announcement, 0.15, (-2, 6)),
+            "music": Part(music, 0.8, (0, 8)),
         },
     ),
     "street_pedestrian": SceneRecipe(
-        loudness_db=(-32, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.1, 1.6),
+        loudness_db=(-30, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.1, 1.6),
         parts={
             "babble": Part(babble, 0.9, (2, 10), CROWD),
             "footsteps": Part(footsteps, 0.9, (0, 8)),
@@ -881,16 +881,19 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
     "tram": SceneRecipe(
         loudness_db=(-32, -22), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
         parts={
-            "motor": Part(engine, 0.85, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
-            "rail": Part(rail_clicks, 0.7, (-4, 4), {"speed_mps": (4.0, 14.0)}),
+            "motor": Part(engine, 0.9, (2, 10), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
+            "rail": Part(rail_clicks, 0.8, (-2, 6), {"speed_mps": (4.0, 14.0)}),
             "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.5, (-4, 4)),
+            "pass_by": Part(pass_by, 0.4, (-6, 2)),
             "announcement": Part(announcement, 0.15, (-4, 2)),
         },
     ),
 }
 """The sound of each scene class. Classes share components (voices in airports, malls, stations
 and streets; engines in buses, trams, metros and traffic), so no single sound gives a class away."""
+
+BACKGROUND_DB = -8.0
+"""Level of the background noise; the levels of the components are relative to 0 dB."""
 
 LOCATION_LEVEL_SPREAD_DB = 3.0
 """Each location raises or lowers each component by up to this many dB, for all its clips."""
@@ -988,7 +991,7 @@ def synthesize_scene(
     pre_roll = int(min(rt60_s, MAX_REVERB_S) * sr)  # long enough to fill the reverberant tail
     total = n + pre_roll
 
-    mix = coloured_noise(rng, total, sr, place.noise_exponent + rng.uniform(-0.1, 0.1))
+    mix = _db(BACKGROUND_DB) * coloured_noise(rng, total, sr, place.noise_exponent + rng.uniform(-0.1, 0.1))
     for name, part in recipe.parts.items():
         if rng.random() < part.probability:
             level_db = rng.uniform(*part.level_db) + place.part_offsets_db[name]

@@ -23,6 +23,7 @@ from audioprune_lite.pruning import (
     nystrom_similarity,
     prune_model,
     rank_filters,
+    similarity_to_distances,
 )
 from audioprune_lite.pruning_reference import (
     reference_distances,
@@ -73,8 +74,23 @@ def test_prototypes_agree_with_one_svd_per_filter(shape):
     weight = random_weight(shape, seed=sum(shape))
     prototypes = filter_prototypes(torch.from_numpy(weight))
     assert prototypes.shape == (shape[0], shape[2] * shape[3])
-    np.testing.assert_allclose(prototypes, reference_prototypes(weight), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(prototypes, reference_prototypes(weight, full_matrices=False),
+                               rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.linalg.norm(prototypes, axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 1, 3, 3), (4, 16, 3, 3), (4, 2, 3, 3)], ids=str)
+def test_a_filter_of_zeros_has_no_prototype(shape):
+    weight = random_weight(shape, seed=0)
+    weight[2] = 0
+    with pytest.raises(ValueError, match=r"filters \[2\] are all zeros"):
+        filter_prototypes(weight)
+
+
+def test_the_reference_as_published_and_with_a_thin_svd_agree():
+    weight = random_weight((8, 32, 3, 3), seed=0)
+    np.testing.assert_allclose(reference_prototypes(weight),
+                               reference_prototypes(weight, full_matrices=False), atol=1e-12)
 
 
 def test_a_first_layer_prototype_is_the_normalised_filter():
@@ -86,13 +102,14 @@ def test_a_first_layer_prototype_is_the_normalised_filter():
 
 @pytest.mark.parametrize("shape", DCASE21_SHAPES + VGGISH_SHAPES[:2], ids=str)
 def test_distances_agree_with_scipy_cosine_per_pair(shape):
-    prototypes = reference_prototypes(random_weight(shape, seed=1))
+    prototypes = reference_prototypes(random_weight(shape, seed=1), full_matrices=False)
     unrounded = cosine_distances(prototypes, decimals=None)
     np.testing.assert_allclose(unrounded, reference_distances(prototypes, decimals=None),
                                rtol=0, atol=1e-12)
     rounded = cosine_distances(prototypes)
     assert np.array_equal(rounded, np.round(unrounded, 5))
-    assert np.array_equal(rounded, rounded.T) and not np.diag(rounded).any()
+    for distances in (unrounded, rounded):  # exactly symmetric, so mutual pairs tie
+        assert np.array_equal(distances, distances.T) and not np.diag(distances).any()
 
 
 @pytest.mark.parametrize("decimals", [5, None])
@@ -101,14 +118,14 @@ def test_distances_agree_with_scipy_cosine_per_pair(shape):
 def test_selection_equals_the_loop_implementation_on_dcase21_layers(shape, seed, decimals):
     weight = random_weight(shape, seed)
     kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight), decimals=decimals))
-    assert kept.tolist() == sorted(reference_selection(weight, decimals))
+    assert kept.tolist() == sorted(reference_selection(weight, decimals, full_matrices=False))
 
 
 @pytest.mark.parametrize("shape", VGGISH_SHAPES, ids=str)
 def test_selection_equals_the_loop_implementation_on_vggish_layers(shape):
     weight = random_weight(shape, seed=2)
     kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight)))
-    assert kept.tolist() == sorted(reference_selection(weight))
+    assert kept.tolist() == sorted(reference_selection(weight, full_matrices=False))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -116,7 +133,7 @@ def test_selection_equals_the_loop_implementation_on_vggish_layers(shape):
 def test_selection_with_exact_duplicates_equals_the_loop_implementation(shape, seed):
     weight, pairs = with_duplicates(random_weight(shape, seed), seed)
     kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight))).tolist()
-    assert kept == sorted(reference_selection(weight))
+    assert kept == sorted(reference_selection(weight, full_matrices=False))
     for lower, higher in pairs:  # a duplicated pair keeps its lower index only
         assert lower in kept and higher not in kept
 
@@ -223,6 +240,9 @@ def test_nystrom_equals_exact_when_the_landmarks_span_the_prototypes(shape, m):
 def test_nystrom_with_fewer_landmarks_than_the_prototype_length_is_an_approximation():
     prototypes = filter_prototypes(random_weight((64, 16, 3, 3), seed=5))
     approximate = nystrom_similarity(prototypes, m=4, k=4)
+    assert np.array_equal(approximate, approximate.T)
+    distances = similarity_to_distances(approximate)
+    assert np.array_equal(distances, np.round(1 - approximate, 5) * (1 - np.eye(64)))
     assert np.linalg.matrix_rank(approximate) == 4
     assert np.linalg.matrix_rank(nystrom_similarity(prototypes, m=8, k=3)) == 3
     assert np.abs(approximate - prototypes @ prototypes.T).max() > 0.1
@@ -275,9 +295,10 @@ def silenced(model, plan):
     with torch.no_grad():
         for name, keep in plan.items():
             removed = sorted(set(range(getattr(model, name).out_channels)) - set(keep))
-            norm = getattr(model, name.replace("conv", "bn"), None) or getattr(model, name)
-            norm.weight[removed] = 0
-            norm.bias[removed] = 0
+            batch_norm = getattr(model, name.replace("conv", "bn"), None)
+            silencer = getattr(model, name) if batch_norm is None else batch_norm
+            silencer.weight[removed] = 0
+            silencer.bias[removed] = 0
     return model
 
 
@@ -413,7 +434,7 @@ def test_a_layer_pattern_the_surgery_does_not_understand_is_refused(layers, matc
 
 
 def test_a_network_that_is_not_a_flat_chain_is_refused():
-    with pytest.raises(ValueError, match="flat nn.Sequential.*Torch-Pruning"):
+    with pytest.raises(TypeError, match="flat nn.Sequential.*Torch-Pruning"):
         prune_model(ResidualNet(), {"stem": [0]})
 
 
@@ -481,6 +502,19 @@ def test_cosine_importance_scores_are_ranks_with_the_duplicate_lowest():
     scores = CosineSimilarityImportance()(group)
     assert sorted(scores.tolist()) == list(range(8))
     assert scores.argmin().item() == 6
+
+
+def test_cosine_importance_averages_the_distances_of_coupled_convolutions():
+    # The stem's filters are orthonormal, so all its distances are 1: averaged with the
+    # distances of conv_b, they leave conv_b's own cosine order unchanged.
+    torch.manual_seed(2)
+    model = ResidualNet()
+    with torch.no_grad():
+        model.stem.weight.copy_(torch.eye(9)[:8].reshape(8, 1, 3, 3))
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.randn(1, 1, 12, 12))
+    group = graph.get_pruning_group(model.stem, tp.prune_conv_out_channels, idxs=list(range(8)))
+    scores = CosineSimilarityImportance()(group)
+    assert torch.argsort(scores).tolist() == rank_filters(model.conv_b.weight, "cosine").tolist()
 
 
 def test_torch_pruning_and_prune_model_give_the_same_network():
