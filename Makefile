@@ -10,7 +10,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS := requirejs@2.3.7
 MATHJAX := mathjax@3.2.2
 
-.PHONY: install vendor book test unit bench student clean
+.PHONY: install vendor book test unit browser bench student clean
 
 install: $(INSTALLED)
 
@@ -27,17 +27,26 @@ $(VENDOR)/.complete: Makefile
 	mkdir -p .make/npm $(VENDOR)/@jupyter-widgets/html-manager $(VENDOR)/mathjax
 	cd .make/npm && npm pack --silent $(HTML_MANAGER) $(REQUIREJS) $(MATHJAX) > /dev/null
 	tar -xzf .make/npm/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/@jupyter-widgets/html-manager --strip-components=1 package/dist
+	# the widget manager looks for its icon fonts one folder up from its module
+	cp $(VENDOR)/@jupyter-widgets/html-manager/dist/*.woff* $(VENDOR)/@jupyter-widgets/html-manager/dist/*.ttf $(VENDOR)/@jupyter-widgets/
 	tar -xzf .make/npm/requirejs-*.tgz -C $(VENDOR) --strip-components=1 package/require.js
 	tar -xzf .make/npm/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=2 package/es5/tex-mml-chtml.js package/es5/output/chtml/fonts/woff-v2
 	touch $@
 
+# Sphinx re-reads every page each time (an incremental build duplicates some scripts);
+# notebooks are executed again only when they changed (jupyter-cache in _build/.jupyter_cache).
 book: install vendor
+	rm -rf _build/html _build/.doctrees
 	$(JUPYTER_BOOK) build . -W --keep-going
 
 unit: install
 	$(PYTHON) -m pytest
 
-test: unit book
+# Opens every built page in headless Chromium (Debian's chromium; .ci/run installs it).
+browser: install
+	$(PYTHON) -m pytest -m browser tests/test_browser.py
+
+test: unit book browser
 
 # The notebooks without their solutions, for lab courses: _build/student/
 student: install

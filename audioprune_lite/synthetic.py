@@ -859,11 +859,11 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "street_pedestrian": SceneRecipe(
-        loudness_db=(-30, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.1, 1.6),
+        loudness_db=(-30, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.2, 1.7),
         parts={
             "babble": Part(babble, 0.9, (2, 10), CROWD),
             "footsteps": Part(footsteps, 0.9, (0, 8)),
-            "pass_by": Part(pass_by, 0.6, (-4, 4)),
+            "pass_by": Part(pass_by, 0.8, (-2, 6)),
             "birds": Part(birds, 0.15, (-8, 0)),
             "horn": Part(horns, 0.05, (-4, 4)),
         },
@@ -879,12 +879,12 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "tram": SceneRecipe(
-        loudness_db=(-32, -22), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
+        loudness_db=(-32, -24), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
         parts={
-            "motor": Part(engine, 0.9, (2, 10), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
-            "rail": Part(rail_clicks, 0.8, (-2, 6), {"speed_mps": (4.0, 14.0)}),
+            "motor": Part(engine, 0.8, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
+            "rail": Part(rail_clicks, 0.7, (-4, 4), {"speed_mps": (4.0, 14.0)}),
             "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.4, (-6, 2)),
+            "pass_by": Part(pass_by, 0.5, (-4, 4)),
             "announcement": Part(announcement, 0.15, (-4, 2)),
         },
     ),
@@ -999,7 +999,7 @@ def synthesize_scene(
     mix = _equalise(mix, sr, place.colour)
     mix = reverberate(rng, mix, sr, rt60_s, place.direct_db + rng.uniform(-1.5, 1.5))[pre_roll:]
 
-    mix = _unit_rms(mix) * _db(place.loudness_db + rng.uniform(-3, 3))
+    mix = _unit_rms(mix) * _db(place.loudness_db + rng.uniform(-2, 2))
     peak = np.abs(mix).max()
     return mix * 0.5 / peak if peak > 0.5 else mix
 
@@ -1047,9 +1047,9 @@ DEVICE_RESPONSES: dict[str, DeviceResponse] = {
     "b": DeviceResponse(80.0, 16000.0, 4, ((2500.0, 3.0, 1.0),), 2.0, -72.0, 0.9),
     "c": DeviceResponse(150.0, 11000.0, 6, ((900.0, -3.0, 1.0), (4000.0, 4.0, 2.0)), -2.0, -66.0, 0.8),
     # s4-s6: simulated devices unlike any in training.
-    "s4": DeviceResponse(200.0, 12000.0, 4, ((1500.0, 6.0, 2.0),), 4.0, -70.0, 0.6),
+    "s4": DeviceResponse(200.0, 12000.0, 4, ((1500.0, 4.0, 2.0),), 2.0, -70.0, 0.8),
     "s5": DeviceResponse(100.0, 9000.0, 4, ((200.0, 6.0, 1.0),), 0.0, -65.0, None),
-    "s6": DeviceResponse(400.0, 16000.0, 4, ((6000.0, 8.0, 3.0), (2000.0, -6.0, 1.0)), 6.0, -72.0, 0.5),
+    "s6": DeviceResponse(300.0, 16000.0, 4, ((6000.0, 6.0, 3.0), (2000.0, -4.0, 1.0)), 3.0, -72.0, 0.7),
 }
 """Hand-designed responses of the default devices."""
 
