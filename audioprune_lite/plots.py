@@ -17,11 +17,15 @@ from .features import LogMelConfig, log_mel, mel_filter_bank
 
 __all__ = [
     "plot_confusion",
+    "plot_criteria_comparison",
     "plot_device_accuracy",
+    "plot_distance_heatmap",
     "plot_filter_bank",
+    "plot_filters",
     "plot_history",
     "plot_log_mel",
     "plot_log_mel_grid",
+    "plot_selection_timing",
     "plot_spectrum",
     "plot_waveform",
     "use_book_style",
@@ -270,4 +274,176 @@ def plot_device_accuracy(per_device: dict, unseen, ax=None, title: str | None = 
     sns.barplot(data=frame, x="device", y="accuracy", hue="in training", ax=ax,
                 hue_order=["seen", "unseen"])
     ax.set(ylim=(0, 1), title=title)
+    return ax
+
+
+# --- Chapter 3: cosine-distance filter pruning ---------------------------------------------------
+
+def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label: str = "removed",
+                 title: str | None = None, size: float = 1.3):
+    """Draw filters (or prototypes) as small images on one symmetric colour scale.
+
+    Each image is drawn with frequency (mel bands) upwards and time to the right, as the
+    network's input is, in a diverging colour map centred on zero (red positive, blue
+    negative), so that a filter and its negative look like colour negatives.
+
+    Used by: Chapter 3 (the filters of ``conv1``, the prototypes of ``conv2``).
+
+    Parameters
+    ----------
+    images : array_like, shape (n, kh, kw)
+        One 2-D kernel per filter, e.g. ``conv1.weight[:, 0]`` or prototypes reshaped to
+        ``(d, kh, kw)``. Each panel uses the same colour scale, set by the largest
+        absolute value.
+    columns : int
+        Panels per row.
+    titles : sequence of str, optional
+        One title per panel; default ``"filter 0"``, ``"filter 1"``, ...
+    marked : collection of int
+        Panels framed in black and labelled with ``marked_label`` (e.g. the filters a
+        pruning method removes).
+    marked_label : str
+    title : str, optional
+        Title of the whole figure.
+    size : float
+        Width and height of one panel in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    images = np.asarray(images, dtype=float)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, kh, kw), got {images.shape}")
+    n = len(images)
+    rows = -(-n // columns)
+    limit = float(np.abs(images).max()) or 1.0
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.5),
+                                squeeze=False)
+    marked = {int(i) for i in marked}
+    for index, ax in enumerate(axes.flat):
+        if index >= n:
+            ax.set_visible(False)
+            continue
+        image = ax.imshow(images[index], cmap="RdBu_r", vmin=-limit, vmax=limit, origin="lower")
+        label = titles[index] if titles is not None else f"filter {index}"
+        if index in marked:
+            label = f"{label}\n({marked_label})"
+            for spine in ax.spines.values():
+                spine.set(visible=True, linewidth=3, color="black")
+        ax.set_title(label, fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes.flat[0].set(xlabel="time", ylabel="frequency")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_distance_heatmap(distances, ax=None, title: str | None = None, annot: bool = False,
+                          dropped=()):
+    """Draw a matrix of cosine distances between filters as a heatmap.
+
+    Dark cells are pairs of filters pointing the same way (distance near 0); the diagonal
+    is zero. The tick labels of ``dropped`` filters are drawn in red.
+
+    Used by: Chapter 3 (the similarity of a layer's filters).
+
+    Parameters
+    ----------
+    distances : array_like, shape (d, d)
+        As :func:`audioprune_lite.pruning.cosine_distances` returns it (0 to 2).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+    annot : bool
+        Write each distance in its cell (two decimals); readable up to about 16 filters.
+    dropped : collection of int
+        Filters to mark in red, e.g. those the greedy pass does not keep.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    distances = np.asarray(distances, dtype=float)
+    d = len(distances)
+    ax = ax or plt.subplots(figsize=(7, 6))[1]
+    step = 1 if d <= 32 else int(np.ceil(d / 32))
+    sns.heatmap(distances, ax=ax, cmap="mako", vmin=0, vmax=max(1.0, float(distances.max())),
+                square=True, annot=annot, fmt=".2f", annot_kws={"fontsize": 7},
+                xticklabels=step, yticklabels=step, cbar_kws={"label": "cosine distance"})
+    dropped = {int(i) for i in dropped}
+    for label in ax.get_xticklabels() + ax.get_yticklabels():
+        if label.get_text().isdigit() and int(label.get_text()) in dropped:
+            label.set(color="tab:red", fontweight="bold")
+    ax.set(xlabel="filter j", ylabel="filter i", title=title)
+    return ax
+
+
+def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | None = None,
+                             ax=None, title: str | None = None):
+    """Draw accuracy against the share of filters removed, one line per pruning criterion.
+
+    Criteria with several runs (random pruning over seeds) are drawn as their mean with a
+    band of one standard deviation, and every run as a dot.
+
+    Used by: Chapter 3 (cosine vs l1 vs geometric median vs random at equal budgets).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Columns ``method``, ``removed`` (fraction of filters removed, 0 to 1) and
+        ``accuracy`` (0 to 1); one row per run.
+    baseline_accuracy : float, optional
+        The unpruned network's accuracy, drawn as a dashed line.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    sns.lineplot(data=results, x="removed", y="accuracy", hue="method", style="method",
+                 markers=True, dashes=False, errorbar="sd", ax=ax)
+    repeated = results.groupby("method").filter(lambda runs: runs["removed"].duplicated().any())
+    if len(repeated):
+        sns.stripplot(data=repeated, x="removed", y="accuracy", native_scale=True, ax=ax,
+                      color="grey", size=3, alpha=0.6, jitter=0.005, legend=False)
+    if baseline_accuracy is not None:
+        ax.axhline(baseline_accuracy, color="black", linestyle="--", linewidth=1,
+                   label="unpruned")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}"))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    ax.set(xlabel="filters removed in each conv layer", ylabel="accuracy (evaluation split)",
+           title=title)
+    ax.legend(title=None, fontsize="small")
+    return ax
+
+
+def plot_selection_timing(timings: pd.DataFrame, ax=None, title: str | None = None):
+    """Draw the time of a filter-selection step against the number of filters, log-log.
+
+    Used by: Chapter 3 (exact vs Nystrom similarities).
+
+    Parameters
+    ----------
+    timings : pandas.DataFrame
+        Columns ``filters`` (d), ``method`` (a label such as ``"exact"`` or
+        ``"Nystrom, m = 9"``) and ``ms`` (milliseconds).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    sns.lineplot(data=timings, x="filters", y="ms", hue="method", style="method", markers=True,
+                 dashes=False, ax=ax)
+    ax.set(xscale="log", yscale="log", xlabel="filters in the layer (d)",
+           ylabel="time (ms, median)", title=title)
+    ax.set_xticks(sorted(timings["filters"].unique()))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.legend(title=None, fontsize="small")
     return ax

@@ -1344,9 +1344,9 @@ def make_synthetic_scenes(
     devices, unseen_devices = tuple(devices), tuple(unseen_devices)
     root = Path(root).resolve()
     clips = plan_clips(int(clips_per_class), devices, unseen_devices, int(seed))
+    _remove_stale_audio(root, clips)
     (root / "audio").mkdir(parents=True, exist_ok=True)
     (root / "evaluation_setup").mkdir(exist_ok=True)
-    _remove_stale_audio(root, clips)
 
     responses = {d: device_response(d, seed, reference=(d == devices[0])) for d in devices}
     segments: dict[tuple[str, int, int], list[Clip]] = {}

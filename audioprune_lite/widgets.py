@@ -12,8 +12,9 @@ import numpy as np
 
 from .features import LogMelConfig, log_mel
 from .plots import plot_log_mel
+from .pruning import closest_pairs
 
-__all__ = ["log_mel_explorer"]
+__all__ = ["greedy_pass_explorer", "log_mel_explorer"]
 
 
 def log_mel_explorer(clips: dict, sr: int = 44100) -> widgets.VBox:
@@ -65,3 +66,120 @@ def log_mel_explorer(clips: dict, sr: int = 44100) -> widgets.VBox:
     box = widgets.VBox([widgets.HBox([controls["name"]]), controls["window_ms"],
                         controls["hop_ms"], controls["n_mels"], output])
     return box
+
+
+# Colours of the greedy pass explorer (seaborn's colour-blind palette).
+_KEPT, _MARKED, _WAITING, _CURRENT = "#029e73", "#de8f05", "#e8e8e8", "#fff3b0"
+
+
+def _greedy_states(filters, neighbours):
+    """Replay the greedy pass: after each step, who is kept, who is marked, and what happened."""
+    kept, marked, events = [], {}, []
+    states = [(list(kept), dict(marked), None)]
+    for step, (i, nearest) in enumerate(zip(filters.tolist(), neighbours.tolist()), start=1):
+        if i in marked:
+            events.append(f"filter {i} was marked redundant at step {marked[i]}: skip it")
+        else:
+            kept.append(i)
+            note = " (it stays kept: it was kept before)" if nearest in kept else ""
+            events.append(f"filter {i} is not marked: keep {i}, mark {nearest} redundant{note}")
+            marked.setdefault(nearest, step)
+        states.append((list(kept), dict(marked), events[-1]))
+    return states, events
+
+
+def _filter_box(index: int, kept, marked, current) -> str:
+    """One filter of the strip as an inline HTML box, coloured by its state."""
+    background = _KEPT if index in kept else _MARKED if index in marked else _WAITING
+    colour = "white" if index in kept or index in marked else "black"
+    border = f"3px solid {_MARKED}" if index in kept and index in marked else "3px solid transparent"
+    outline = {0: "3px solid black", 1: "3px dashed black"}.get(current.get(index), "none")
+    return (f'<span style="display:inline-block;width:2.4em;margin:2px;padding:3px 0;'
+            f'text-align:center;font-family:monospace;background:{background};color:{colour};'
+            f'border:{border};outline:{outline};outline-offset:1px">{index}</span>')
+
+
+def _greedy_pane(step, filters, neighbours, pair_distances, states, events, title) -> str:
+    """The HTML of one step of the greedy pass: the filters' states and the table of pairs."""
+    d = len(filters)
+    kept, marked, event = states[step]
+    current = {}
+    if step:
+        current = {int(filters[step - 1]): 0}
+        current.setdefault(int(neighbours[step - 1]), 1)
+    strip = "".join(_filter_box(i, kept, marked, current) for i in range(d))
+    if step == 0:
+        headline = (f"<b>Before the pass.</b> The {d} pairs (filter i, its nearest filter n(i)) "
+                    "are sorted by distance, closest first. Move the slider or press play.")
+    elif step < d:
+        headline = (f"<b>Step {step} of {d}:</b> pair ({filters[step - 1]}, {neighbours[step - 1]}) "
+                    f"at distance {pair_distances[step - 1]:.5f}. {event}.")
+    else:
+        dropped = sorted(set(range(d)) - set(kept))
+        headline = (f"<b>Step {step} of {d}:</b> pair ({filters[step - 1]}, {neighbours[step - 1]}) "
+                    f"at distance {pair_distances[step - 1]:.5f}. {event}.<br><b>Done:</b> "
+                    f"{len(kept)} of {d} filters kept, {sorted(kept)}; dropped {dropped}.")
+    rows = range(d) if d <= 16 else range(max(0, min(step - 7, d - 13)), min(d, max(step + 6, 13)))
+    cells = []
+    for row in rows:
+        style = f"background:{_CURRENT};font-weight:bold" if row == step - 1 else (
+            "color:#999" if row >= step else "")
+        outcome = ""
+        if row < step:
+            outcome = (f"{filters[row]} is marked: skip" if "skip" in events[row]
+                       else f"keep {filters[row]}, mark {neighbours[row]}")
+        cells.append(f'<tr style="{style}"><td>{row + 1}</td><td>{filters[row]}</td>'
+                     f'<td>{neighbours[row]}</td><td>{pair_distances[row]:.5f}</td>'
+                     f"<td>{outcome}</td></tr>")
+    table = ('<table style="border-collapse:collapse;font-size:85%;font-family:monospace">'
+             "<tr><th>step</th><th>i</th><th>n(i)</th><th>D[i, n(i)]</th><th>what happens</th></tr>"
+             + "".join(cells) + "</table>")
+    legend = (f'<span style="background:{_KEPT};color:white;padding:0 4px">kept</span> '
+              f'<span style="background:{_MARKED};color:white;padding:0 4px">marked redundant</span> '
+              f'<span style="background:{_KEPT};color:white;border:3px solid {_MARKED};padding:0 4px">'
+              f"kept, marked later: stays kept</span> "
+              f'<span style="background:{_WAITING};padding:0 4px">not decided yet</span> '
+              "solid outline: filter i of this step; dashed: its nearest filter n(i)")
+    return (f'<div style="font-size:90%;line-height:1.4"><div><b>{title}</b></div>'
+            f'<div style="min-height:3.2em">{headline}</div><div>{strip}</div>'
+            f'<div style="margin:4px 0 8px 0;font-size:85%">{legend}</div>{table}</div>')
+
+
+def greedy_pass_explorer(distances, title: str = "greedy pass") -> widgets.VBox:
+    """A slider through the greedy pass of the cosine method, one pair per step.
+
+    Every step of :func:`audioprune_lite.pruning.greedy_cosine_selection` (rule
+    ``"published"``) is drawn in advance as an HTML panel: the filters coloured by state
+    (kept, marked redundant, kept and marked later, undecided), the current pair, and the
+    table of closest pairs in visiting order with what happened at each step. The slider
+    and the play button are linked to the panels in the browser (``jslink``), so the
+    explorer also works on the static web page, without a running kernel.
+
+    Used by: Chapter 3 (the greedy pass, step by step).
+
+    Parameters
+    ----------
+    distances : array_like, shape (d, d)
+        Cosine distances of one layer's filters, as
+        :func:`audioprune_lite.pruning.cosine_distances` returns them.
+    title : str
+        Shown above the panels, e.g. the layer's name.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the panels; display it as a cell's last expression.
+    """
+    filters, neighbours, pair_distances = closest_pairs(distances)
+    states, events = _greedy_states(filters, neighbours)
+    d = len(filters)
+    panes = [widgets.HTML(_greedy_pane(step, filters, neighbours, pair_distances, states, events,
+                                       title))
+             for step in range(d + 1)]
+    stack = widgets.Stack(panes, selected_index=0)
+    slider = widgets.IntSlider(0, 0, d, 1, description="step", continuous_update=True,
+                               layout=widgets.Layout(width="420px"))
+    play = widgets.Play(value=0, min=0, max=d, step=1, interval=900, description="play")
+    widgets.jslink((play, "value"), (slider, "value"))
+    widgets.jslink((slider, "value"), (stack, "selected_index"))
+    return widgets.VBox([widgets.HBox([play, slider]), stack])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -16,15 +17,20 @@ student_edition = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(student_edition)
 
 
+def python_source(source: str) -> str:
+    """A cell's code as plain Python (IPython magics such as %pip turned into calls)."""
+    return TransformerManager().transform_cell(source)
+
+
 def names_assigned(source: str) -> set[str]:
-    tree = ast.parse(source)
+    tree = ast.parse(python_source(source))
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     names |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     return names
 
 
 def names_used(source: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in ast.walk(ast.parse(python_source(source))) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
