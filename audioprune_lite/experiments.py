@@ -62,7 +62,8 @@ class SceneFeatures:
 
 
 def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress: bool = True,
-                     val_fraction: float = 0.2, seed: int = 0) -> SceneFeatures:
+                     val_fraction: float = 0.2, seed: int = 0,
+                     duration: float | None = None) -> SceneFeatures:
     """Features of a TAU-layout data set (by default the book's offline scenes), split three ways.
 
     Used by: Chapters 2 to 6 and the command line's ``prepare``.
@@ -76,6 +77,8 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     progress : bool
     val_fraction, seed :
         Passed to :func:`audioprune_lite.train.location_split`.
+    duration : float, optional
+        Trim or pad every clip to this many seconds (e.g. shorter TAU clips for a quick run).
 
     Returns
     -------
@@ -85,8 +88,9 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     training = data.load_scenes(root, "train")
     evaluate = data.load_scenes(root, "evaluate")
     cache_dir = cache_home() / "features"
-    X, y = extract(training, config, cache_dir=cache_dir, progress=progress)
-    X_eval, y_eval = extract(evaluate, config, cache_dir=cache_dir, progress=progress)
+    X, y = extract(training, config, cache_dir=cache_dir, progress=progress, duration=duration)
+    X_eval, y_eval = extract(evaluate, config, cache_dir=cache_dir, progress=progress,
+                             duration=duration)
     train_index, val_index = location_split(training, val_fraction, seed)
     seen, unseen = data.device_split(training, evaluate)
     return SceneFeatures(
@@ -111,7 +115,7 @@ def _fingerprint(*parts) -> str:
 
 
 def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool = True,
-               **fit_settings):
+               device=None, **fit_settings):
     """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
 
     The cache file is named by ``name`` and a hash of the training and validation arrays,
@@ -129,6 +133,8 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     cache_dir : str or Path, optional
         Default ``cache_home() / "models"``.
     progress : bool
+    device : str, optional
+        Where to train; by default a GPU when present (not part of the cache key).
     **fit_settings
         Passed to ``fit`` (epochs, lr, batch_size, seed, ...).
 
@@ -149,13 +155,13 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     history_file = model_file.with_suffix(".json")
     if model_file.is_file() and history_file.is_file():
         return load_model(model_file), History(**json.loads(history_file.read_text())), True
-    history = fit(model, train, val, progress=progress, device="cpu", **fit_settings)
+    history = fit(model, train, val, progress=progress, device=device, **fit_settings)
     save_model(model, model_file)
     history_file.write_text(json.dumps(history.to_dict()))
     return model.cpu().eval(), history, False
 
 
-def trained_baseline(features: SceneFeatures | None = None, progress: bool = True):
+def trained_baseline(features: SceneFeatures | None = None, progress: bool = True, **training):
     """The DCASE 2021 baseline trained on the book's default data with :data:`BASELINE_TRAINING`.
 
     Trained once (about a minute on two CPU cores) and then read from the cache.
@@ -167,15 +173,19 @@ def trained_baseline(features: SceneFeatures | None = None, progress: bool = Tru
     features : SceneFeatures, optional
         Default :func:`default_features`.
     progress : bool
+    **training
+        Settings that replace those of :data:`BASELINE_TRAINING` (e.g. ``epochs=200`` on
+        real data, as the command line's ``--epochs`` does).
 
     Returns
     -------
     model, history, cached
         As :func:`cached_fit` returns them.
     """
+    settings = {**BASELINE_TRAINING, **training}
     features = default_features(progress=progress) if features is None else features
-    torch.manual_seed(BASELINE_TRAINING["seed"])  # the initial weights are part of the cache key
+    torch.manual_seed(settings["seed"])  # the initial weights are part of the cache key
     model = DCASE21Baseline(n_mels=features.X_train.shape[2])
     model.set_input_statistics(features.X_train)
     return cached_fit(model, (features.X_train, features.y_train), (features.X_val, features.y_val),
-                      name="dcase21-baseline", progress=progress, **BASELINE_TRAINING)
+                      name="dcase21-baseline", progress=progress, **settings)

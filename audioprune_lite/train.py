@@ -111,6 +111,11 @@ def location_split(table: pd.DataFrame, fraction: float = 0.2, seed: int = 0):
     -------
     train_index, val_index : numpy.ndarray
         Row positions in ``table`` (int64, sorted), disjoint, covering every row.
+
+    Raises
+    ------
+    ValueError
+        ``fraction`` outside (0, 1), or no class with two locations to split.
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
@@ -122,6 +127,9 @@ def location_split(table: pd.DataFrame, fraction: float = 0.2, seed: int = 0):
         if len(names) >= 2:
             count = min(len(names) - 1, max(1, round(fraction * len(names))))
             validation.extend(rng.choice(names, size=count, replace=False))
+    if not validation:
+        raise ValueError("no class has two recording locations in the training split, so no "
+                         "validation split can be carved by location: use a larger data set")
     is_val = table["identifier"].isin(validation).to_numpy()
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 

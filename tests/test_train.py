@@ -132,3 +132,9 @@ def test_a_file_that_is_not_a_saved_model_gets_a_clear_error(tmp_path):
         load_model(text)
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.pt")
+
+
+def test_location_split_needs_two_locations_in_some_class():
+    table = pd.DataFrame({"identifier": ["a-1", "a-1", "b-2"], "label": [0, 0, 1]})
+    with pytest.raises(ValueError, match="two recording locations"):
+        location_split(table)
