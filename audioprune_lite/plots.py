@@ -346,7 +346,7 @@ def plot_distance_heatmap(distances, ax=None, title: str | None = None, annot: b
     """Draw a matrix of cosine distances between filters as a heatmap.
 
     Dark cells are pairs of filters pointing the same way (distance near 0); the diagonal
-    is zero. The tick labels of ``dropped`` filters are drawn in red.
+    (always zero) is left blank. The tick labels of ``dropped`` filters are drawn in red.
 
     Used by: Chapter 3 (the similarity of a layer's filters).
 
@@ -367,11 +367,12 @@ def plot_distance_heatmap(distances, ax=None, title: str | None = None, annot: b
     """
     distances = np.asarray(distances, dtype=float)
     d = len(distances)
-    ax = ax or plt.subplots(figsize=(7, 6))[1]
+    ax = ax or plt.subplots(figsize=(7.5, 6.5))[1]
     step = 1 if d <= 32 else int(np.ceil(d / 32))
     sns.heatmap(distances, ax=ax, cmap="mako", vmin=0, vmax=max(1.0, float(distances.max())),
-                square=True, annot=annot, fmt=".2f", annot_kws={"fontsize": 7},
-                xticklabels=step, yticklabels=step, cbar_kws={"label": "cosine distance"})
+                mask=np.eye(d, dtype=bool), square=True, annot=annot, fmt=".2f",
+                annot_kws={"fontsize": 7}, xticklabels=step, yticklabels=step,
+                cbar_kws={"label": "cosine distance"})
     dropped = {int(i) for i in dropped}
     for label in ax.get_xticklabels() + ax.get_yticklabels():
         if label.get_text().isdigit() and int(label.get_text()) in dropped:

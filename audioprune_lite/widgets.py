@@ -70,6 +70,7 @@ def log_mel_explorer(clips: dict, sr: int = 44100) -> widgets.VBox:
 
 # Colours of the greedy pass explorer (seaborn's colour-blind palette).
 _KEPT, _MARKED, _WAITING, _CURRENT = "#029e73", "#de8f05", "#e8e8e8", "#fff3b0"
+_CELL = "padding:1px 10px;text-align:left;border-bottom:1px solid #ddd"
 
 
 def _greedy_states(filters, neighbours):
@@ -92,7 +93,7 @@ def _filter_box(index: int, kept, marked, current) -> str:
     """One filter of the strip as an inline HTML box, coloured by its state."""
     background = _KEPT if index in kept else _MARKED if index in marked else _WAITING
     colour = "white" if index in kept or index in marked else "black"
-    border = f"3px solid {_MARKED}" if index in kept and index in marked else "3px solid transparent"
+    border = f"3px solid {_MARKED if index in kept and index in marked else 'transparent'}"
     outline = {0: "3px solid black", 1: "3px dashed black"}.get(current.get(index), "none")
     return (f'<span style="display:inline-block;width:2.4em;margin:2px;padding:3px 0;'
             f'text-align:center;font-family:monospace;background:{background};color:{colour};'
@@ -103,6 +104,7 @@ def _greedy_pane(step, filters, neighbours, pair_distances, states, events, titl
     """The HTML of one step of the greedy pass: the filters' states and the table of pairs."""
     d = len(filters)
     kept, marked, event = states[step]
+    said = event[0].upper() + event[1:] if event else ""
     current = {}
     if step:
         current = {int(filters[step - 1]): 0}
@@ -110,16 +112,18 @@ def _greedy_pane(step, filters, neighbours, pair_distances, states, events, titl
     strip = "".join(_filter_box(i, kept, marked, current) for i in range(d))
     if step == 0:
         headline = (f"<b>Before the pass.</b> The {d} pairs (filter i, its nearest filter n(i)) "
-                    "are sorted by distance, closest first. Move the slider or press play.")
-    elif step < d:
-        headline = (f"<b>Step {step} of {d}:</b> pair ({filters[step - 1]}, {neighbours[step - 1]}) "
-                    f"at distance {pair_distances[step - 1]:.5f}. {event}.")
+                    "are sorted by distance, closest first. Move the slider to take a step.")
     else:
+        pair = f"({filters[step - 1]}, {neighbours[step - 1]})"
+        headline = (f"<b>Step {step} of {d}:</b> pair {pair} at distance "
+                    f"{pair_distances[step - 1]:.5f}. {said}.")
+    if step == d:
         dropped = sorted(set(range(d)) - set(kept))
-        headline = (f"<b>Step {step} of {d}:</b> pair ({filters[step - 1]}, {neighbours[step - 1]}) "
-                    f"at distance {pair_distances[step - 1]:.5f}. {event}.<br><b>Done:</b> "
-                    f"{len(kept)} of {d} filters kept, {sorted(kept)}; dropped {dropped}.")
-    rows = range(d) if d <= 16 else range(max(0, min(step - 7, d - 13)), min(d, max(step + 6, 13)))
+        headline += (f"<br><b>Done:</b> {len(kept)} of {d} filters kept, {sorted(kept)}; "
+                     f"dropped {dropped}.")
+    # Up to 16 pairs the whole table is shown, beyond that 13 rows around the current step.
+    first = 0 if d <= 16 else max(0, min(step - 7, d - 13))
+    rows = range(first, d if d <= 16 else first + 13)
     cells = []
     for row in rows:
         style = f"background:{_CURRENT};font-weight:bold" if row == step - 1 else (
@@ -128,15 +132,18 @@ def _greedy_pane(step, filters, neighbours, pair_distances, states, events, titl
         if row < step:
             outcome = (f"{filters[row]} is marked: skip" if "skip" in events[row]
                        else f"keep {filters[row]}, mark {neighbours[row]}")
-        cells.append(f'<tr style="{style}"><td>{row + 1}</td><td>{filters[row]}</td>'
-                     f'<td>{neighbours[row]}</td><td>{pair_distances[row]:.5f}</td>'
-                     f"<td>{outcome}</td></tr>")
-    table = ('<table style="border-collapse:collapse;font-size:85%;font-family:monospace">'
-             "<tr><th>step</th><th>i</th><th>n(i)</th><th>D[i, n(i)]</th><th>what happens</th></tr>"
-             + "".join(cells) + "</table>")
-    legend = (f'<span style="background:{_KEPT};color:white;padding:0 4px">kept</span> '
-              f'<span style="background:{_MARKED};color:white;padding:0 4px">marked redundant</span> '
-              f'<span style="background:{_KEPT};color:white;border:3px solid {_MARKED};padding:0 4px">'
+        cells.append(f'<tr style="{style}">' + "".join(
+            f'<td style="{_CELL}">{value}</td>' for value in
+            (row + 1, filters[row], neighbours[row], f"{pair_distances[row]:.5f}", outcome))
+            + "</tr>")
+    header = "".join(f'<th style="{_CELL}">{name}</th>'
+                     for name in ("step", "i", "n(i)", "D[i, n(i)]", "what happens"))
+    table = ('<table style="border-collapse:collapse;font-size:85%;font-family:monospace;'
+             f'margin:0">' f"<tr>{header}</tr>" + "".join(cells) + "</table>")
+    chip = "color:white;padding:0 4px"
+    legend = (f'<span style="background:{_KEPT};{chip}">kept</span> '
+              f'<span style="background:{_MARKED};{chip}">marked redundant</span> '
+              f'<span style="background:{_KEPT};{chip};border:3px solid {_MARKED}">'
               f"kept, marked later: stays kept</span> "
               f'<span style="background:{_WAITING};padding:0 4px">not decided yet</span> '
               "solid outline: filter i of this step; dashed: its nearest filter n(i)")
@@ -152,8 +159,8 @@ def greedy_pass_explorer(distances, title: str = "greedy pass") -> widgets.VBox:
     ``"published"``) is drawn in advance as an HTML panel: the filters coloured by state
     (kept, marked redundant, kept and marked later, undecided), the current pair, and the
     table of closest pairs in visiting order with what happened at each step. The slider
-    and the play button are linked to the panels in the browser (``jslink``), so the
-    explorer also works on the static web page, without a running kernel.
+    is linked to the panels in the browser (``jslink``), so the explorer also works on the
+    static web page, without a running kernel.
 
     Used by: Chapter 3 (the greedy pass, step by step).
 
@@ -176,10 +183,10 @@ def greedy_pass_explorer(distances, title: str = "greedy pass") -> widgets.VBox:
     panes = [widgets.HTML(_greedy_pane(step, filters, neighbours, pair_distances, states, events,
                                        title))
              for step in range(d + 1)]
-    stack = widgets.Stack(panes, selected_index=0)
+    # One tab per step (the tabs can be clicked too). Tab keeps its views when switching;
+    # ipywidgets' Stack and Play views raise errors in the static page's widget manager.
+    steps = widgets.Tab(panes, selected_index=0, titles=[str(step) for step in range(d + 1)])
     slider = widgets.IntSlider(0, 0, d, 1, description="step", continuous_update=True,
-                               layout=widgets.Layout(width="420px"))
-    play = widgets.Play(value=0, min=0, max=d, step=1, interval=900, description="play")
-    widgets.jslink((play, "value"), (slider, "value"))
-    widgets.jslink((slider, "value"), (stack, "selected_index"))
-    return widgets.VBox([widgets.HBox([play, slider]), stack])
+                               layout=widgets.Layout(width="480px"))
+    widgets.jslink((slider, "value"), (steps, "selected_index"))  # in the browser: no kernel
+    return widgets.VBox([slider, steps])
