@@ -1,14 +1,13 @@
 """Energy and CO2 of a block of code, estimated offline with codecarbon; and what the numbers compare to.
 
 Chapter 5 measures training, pruning and fine-tuning with :func:`track`, a context manager
-around codecarbon's ``OfflineEmissionsTracker``. Offline means that the
-grid's carbon intensity comes from a table bundled with codecarbon
-(:func:`carbon_intensities`) instead of a web service: nothing here opens a network
-connection.
+around codecarbon's ``OfflineEmissionsTracker``. Offline means that the grid's carbon
+intensity comes from a table bundled with codecarbon (:func:`carbon_intensities`) instead
+of a web service: nothing here opens a network connection.
 
 How codecarbon gets power matters more than any other detail. With hardware energy counters
 (Intel/AMD RAPL for the CPU package, NVIDIA's NVML for a GPU) it *measures*. Without them,
-as on most virtual machines and on the machine that builds this book, it *estimates*: CPU
+as on most virtual machines, it *estimates*: CPU
 power from the CPU load and a thermal design power (TDP) taken from its table of CPU models
 (or a default of a few watts per thread when the model is not in it), RAM power as a
 constant from the amount of memory installed. Energy is then little more than duration
@@ -23,6 +22,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -49,8 +49,8 @@ KM_PER_MILE = 1.609344
 SEED_RUN = {"gpu": "NVIDIA RTX 2080 Ti", "hours": 48.0, "gpu_power_w": 250.0,
             "energy_kwh": 12.0, "car_miles": 13.0}
 """The framing of the article this book grew from: training on an RTX 2080 Ti for 48 hours
-uses about 12 kWh (48 h x 250 W, about the card's rated board power) and emits about as much CO2
-as an average car driven 13 miles. The method is that of the Machine Learning CO2 Impact
+uses about 12 kWh (48 h x 250 W, about the card's rated board power) and emits about as
+much CO2 as an average car driven 13 miles. The method is that of the Machine Learning CO2 Impact
 calculator (Lacoste et al., *Quantifying the Carbon Emissions of Machine Learning*, 2019,
 arXiv:1910.09700): energy = hardware power x hours, emissions = energy x the grid's
 carbon intensity. 13 miles at :data:`CAR_G_CO2_PER_MILE` is 5.2 kg CO2, which implies a
@@ -184,6 +184,7 @@ def _cpu_source(device) -> str:
     return f"unknown (codecarbon CPU mode {mode!r})"
 
 
+@lru_cache
 def _tdp_origin(model: str) -> str:
     """Whether codecarbon found ``model`` in its CPU table or fell back on a per-thread default."""
     from codecarbon.core import cpu

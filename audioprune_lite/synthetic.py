@@ -2,9 +2,9 @@
 
 The course cannot download the TAU Urban Acoustic Scenes 2020 Mobile data set, so it builds a
 stand-in with the same folder layout, file names and split files. Every clip is a random mix of
-sound components (noise, voices, engines, cars, footsteps, rail clicks, birds, chimes, horns,
-wind), coloured by the place it was "recorded" at and by a reverberant room, then passed through
-a recording device (microphone response, noise floor, clipping).
+sound components (noise, voices, announcements, music, engines, cars, footsteps, rail clicks,
+birds, horns, wind), coloured by the place it was "recorded" at and by a reverberant room, then
+passed through a recording device (microphone response, noise floor, clipping).
 
 The pieces, from the bottom up:
 
@@ -22,15 +22,17 @@ byte-identical files.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
+from scipy import fft, signal
 from tqdm.auto import tqdm
 
 SCENE_CLASSES = (
@@ -62,7 +64,7 @@ CITIES = (
 """The ten cities of TAU Urban Acoustic Scenes 2020 Mobile (development set)."""
 
 DEFAULT_DEVICES = ("a", "b", "c", "s4", "s5", "s6")
-"""Devices of the default data set: ``a`` reference, ``b`` and ``c`` consumer, ``s4``-``s6`` simulated."""
+"""Default devices: ``a`` reference, ``b`` and ``c`` consumer devices, ``s4``-``s6`` simulated."""
 
 DEFAULT_UNSEEN_DEVICES = ("s4", "s5", "s6")
 """Devices that appear only in the evaluate split of the default data set."""
@@ -121,15 +123,19 @@ def _filter(
     """
     if high is not None and high >= 0.45 * sr:
         high = None
-    if low is not None and high is not None:
-        sos = signal.butter(order, [low, high], "bandpass", fs=sr, output="sos")
-    elif low is not None:
-        sos = signal.butter(order, low, "highpass", fs=sr, output="sos")
-    elif high is not None:
-        sos = signal.butter(order, high, "lowpass", fs=sr, output="sos")
-    else:
+    if low is None and high is None:
         return x
-    return signal.sosfilt(sos, x)
+    return signal.sosfilt(_butterworth(order, low, high, sr), x)
+
+
+@lru_cache(maxsize=256)
+def _butterworth(order: int, low: float | None, high: float | None, sr: int) -> np.ndarray:
+    """Second-order sections of a Butterworth high-, low- or band-pass filter (kept for reuse)."""
+    if low is not None and high is not None:
+        return signal.butter(order, [low, high], "bandpass", fs=sr, output="sos")
+    if low is not None:
+        return signal.butter(order, low, "highpass", fs=sr, output="sos")
+    return signal.butter(order, high, "lowpass", fs=sr, output="sos")
 
 
 def _peaking_sos(centre_hz: float, gain_db: float, q: float, sr: int) -> np.ndarray:
@@ -154,8 +160,10 @@ def _equalise(x: np.ndarray, sr: int, peaks: Sequence[tuple[float, float, float]
 
 
 def _smooth_track(rng: np.random.Generator, n: int, sr: int, rate_hz: float) -> np.ndarray:
-    """A slowly wandering curve between 0 and 1: random values ``rate_hz`` times a second,
-    joined by straight lines. Shape ``(n,)``."""
+    """A slowly wandering curve between 0 and 1, shape ``(n,)``.
+
+    Random values ``rate_hz`` times a second, joined by straight lines.
+    """
     n_knots = int(n / sr * rate_hz) + 2
     knots = rng.uniform(0.0, 1.0, n_knots)
     return np.interp(np.arange(n), np.linspace(0, n - 1, n_knots), knots)
@@ -229,16 +237,20 @@ def coloured_noise(rng: np.random.Generator, n: int, sr: int, exponent: float = 
     numpy.ndarray
         Shape ``(n,)``, root-mean-square 1.
     """
-    n_bins = n // 2 + 1
+    n_fft = fft.next_fast_len(n, real=True)  # a length the FFT handles quickly
+    n_bins = n_fft // 2 + 1
     spectrum = rng.standard_normal(n_bins) + 1j * rng.standard_normal(n_bins)
-    freqs = np.maximum(np.fft.rfftfreq(n, 1.0 / sr), 20.0)
+    freqs = np.maximum(fft.rfftfreq(n_fft, 1.0 / sr), 20.0)
     spectrum *= freqs ** (-exponent / 2.0)
     spectrum[0] = 0.0
-    return _unit_rms(np.fft.irfft(spectrum, n))
+    return _unit_rms(fft.irfft(spectrum, n_fft)[:n])
 
 
 FORMANT_BANDS_HZ = np.array([350.0, 600.0, 1000.0, 1600.0, 2500.0, 3500.0])
 """Centres of the resonances that shape the voices of ``babble`` (rough vowel formant regions)."""
+
+CONSONANT_LEVEL = 0.06
+"""Level of the consonant hisses of ``babble``; their power is about 20 dB below the vowels'."""
 
 
 def babble(
@@ -268,9 +280,9 @@ def babble(
     numpy.ndarray
         Shape ``(n,)``, root-mean-square 1.
     """
-    bands = FORMANT_BANDS_HZ * rng.uniform(0.9, 1.1)
-    tilt = np.linspace(1.0, 0.25, len(bands))  # voices carry less energy at high frequencies
-    sources = np.zeros((len(bands), n))  # the glottal pulses that drive each resonance
+    n_bands = len(FORMANT_BANDS_HZ)
+    tilt = np.linspace(1.0, 0.25, n_bands)  # voices carry less energy at high frequencies
+    sources = np.zeros((n_bands, n))  # the glottal pulses that drive each resonance
     consonants = np.zeros(n)  # the onsets of hisses
     for _ in range(_draw_count(rng, voices)):
         pitch = rng.uniform(90.0, 250.0) * (0.9 + 0.2 * _smooth_track(rng, n, sr, 3.0))
@@ -278,21 +290,17 @@ def babble(
         starts, lengths, loudness = _syllables(rng, n, sr)
         syllable = np.searchsorted(starts, pulses, side="right") - 1
         rise_and_fall = np.sin(np.pi * (pulses - starts[syllable]) / lengths[syllable]) ** 2
-        vowels = rng.uniform(0.0, 1.0, (len(starts), len(bands))) ** 2 * tilt
+        vowels = rng.uniform(0.0, 1.0, (len(starts), n_bands)) ** 2 * tilt
         talker = rng.uniform(0.3, 1.0)  # near and far talkers
         sources[:, pulses] += talker * vowels[syllable].T * (loudness[syllable] * rise_and_fall)
         hissing = (rng.random(len(starts)) < 0.4) & (loudness > 0)
         consonants += _place_events(starts[hissing] / sr, talker * loudness[hissing], n, sr)
     voiced = sum(_filter(row, sr, low=centre / 1.3, high=centre * 1.3, order=1)
-                 for centre, row in zip(bands, sources))
+                 for centre, row in zip(FORMANT_BANDS_HZ, sources))
     voiced = _filter(voiced, sr, high=800.0, order=1)  # the glottal pulse is soft, not a click
     hiss = _filter(_decaying_noise(rng, sr, 0.015), sr, low=min(3500.0, 0.4 * sr), high=9000.0)
     hisses = signal.oaconvolve(consonants, hiss / np.sqrt(np.sum(hiss**2)))[:n]
     return _unit_rms(voiced + CONSONANT_LEVEL * hisses)
-
-
-CONSONANT_LEVEL = 0.06
-"""Level of the consonant hisses of ``babble``; their power is about 20 dB below the vowels'."""
 
 
 def _syllables(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, ...]:
@@ -465,10 +473,9 @@ def rail_clicks(
     onsets = (joints[:, None] + pattern).ravel()
     amplitudes = np.tile([1.0, 0.9, 0.6, 0.5], len(joints)) * rng.uniform(0.7, 1.0, len(onsets))
     t = np.arange(int(0.2 * sr)) / sr
-    ring = sum(np.sin(2 * np.pi * f * t) * np.exp(-t / rng.uniform(0.01, 0.04))
-               for f in rng.uniform(300.0, min(3000.0, 0.4 * sr), 3))
+    click = sum(np.sin(2 * np.pi * f * t) * np.exp(-t / rng.uniform(0.01, 0.04))
+                for f in rng.uniform(300.0, min(3000.0, 0.4 * sr), 3))  # the wheel rings
     knock = _decaying_noise(rng, sr, 0.002)  # the impact that starts the ringing
-    click = ring
     click[: len(knock)] += 2.0 * knock
     impulses = _place_events(onsets, amplitudes, n, sr)
     return signal.oaconvolve(impulses, click / np.abs(click).max())[:n]
@@ -477,7 +484,7 @@ def rail_clicks(
 def birds(
     rng: np.random.Generator, n: int, sr: int, singers: tuple[int, int] = (1, 3)
 ) -> np.ndarray:
-    """Bird song: phrases of fast frequency sweeps (chirps) between 1.5 and 9 kHz.
+    """Bird song: phrases of fast frequency sweeps (chirps) between 1.2 and 9 kHz.
 
     Each bird has its own chirp (start frequency, sweep, length 30-120 ms) and repeats it 2-6
     times per phrase, 0.5-2 phrases per second.
@@ -598,8 +605,9 @@ MUSIC_CHORDS = ((0, 4, 7), (5, 9, 12), (7, 11, 14), (9, 12, 16))
 def music(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """Background music from loudspeakers: a chord progression of soft organ-like tones.
 
-    Three voices play a random walk over ``MUSIC_CHORDS`` (one chord every 0.4-1 s) in a
-    random key around 130-260 Hz; the loudspeakers pass 150-6000 Hz.
+    Three voices play random chords of ``MUSIC_CHORDS`` (a new chord every 0.4-1 s) in a random
+    key between 130 and 260 Hz; each chord swells, then fades; the loudspeakers pass
+    150-6000 Hz.
 
     Used by: Chapter 1 (listening), Chapter 2 (training data).
 
@@ -622,11 +630,11 @@ def music(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     key_hz = rng.uniform(130.0, 260.0)
     bar_position = (np.arange(n) % chord_len) / chord_len
     swell = np.minimum(1.0, 8.0 * bar_position) * (1.0 - 0.5 * bar_position)  # each chord fades
-    weights = 0.6 ** np.arange(4)
-    tones = sum(
-        _harmonic_tone(np.repeat(key_hz * 2.0 ** (chords[:, voice] / 12.0), chord_len)[:n], sr, weights, rng)
-        for voice in range(3)
-    )
+    weights = 0.6 ** np.arange(4)  # four harmonics, each softer
+    tones = 0.0
+    for semitones in chords.T:  # one voice of the three
+        f0 = np.repeat(key_hz * 2.0 ** (semitones / 12.0), chord_len)[:n]
+        tones = tones + _harmonic_tone(f0, sr, weights, rng)
     return _unit_rms(_filter(tones * swell, sr, low=150.0, high=6000.0))
 
 
@@ -663,7 +671,8 @@ def horns(
         t = np.arange(first - start, stop - start) / sr
         ramp = np.minimum(1.0, np.minimum(t, length / sr - t) / 0.01)  # 10 ms attack and release
         pitch = rng.uniform(330.0, 480.0)
-        pair = sum(_harmonic_tone(np.full(len(t), f), sr, weights, rng) for f in (pitch, 1.26 * pitch))
+        pair = sum(_harmonic_tone(np.full(len(t), f0), sr, weights, rng)
+                   for f0 in (pitch, 1.26 * pitch))
         out[first:stop] += ramp * pair / 1.3
     return out
 
@@ -746,7 +755,8 @@ class Part:
     probability : float
         Chance that a clip of the scene contains this component.
     level_db : (float, float)
-        Range of its level in dB relative to the background noise (root-mean-square 1).
+        Range of its level in dB (0 dB: as loud as unit-RMS noise; the background noise itself
+        sits at ``BACKGROUND_DB``).
     options : dict
         Extra keyword arguments for ``sound``.
     """
@@ -793,16 +803,16 @@ FEW_VOICES = {"voices": (1, 4)}
 
 SCENE_RECIPES: dict[str, SceneRecipe] = {
     "airport": SceneRecipe(
-        loudness_db=(-35, -27), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(1.0, 1.4),
+        loudness_db=(-34, -28), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(1.1, 1.5),
         parts={
-            "babble": Part(babble, 1.0, (0, 8), {"voices": (3, 8)}),
+            "babble": Part(babble, 1.0, (-2, 6), {"voices": (3, 8)}),
             "footsteps": Part(footsteps, 0.6, (-6, 2)),
             "announcement": Part(announcement, 0.6, (2, 10)),
             "music": Part(music, 0.1, (-6, 0)),
         },
     ),
     "bus": SceneRecipe(
-        loudness_db=(-30, -20), rt60_s=(0.2, 0.5), direct_db=(2, 8), noise_exponent=(1.4, 1.9),
+        loudness_db=(-29, -21), rt60_s=(0.2, 0.5), direct_db=(2, 8), noise_exponent=(1.4, 1.9),
         parts={
             "engine": Part(engine, 0.95, (6, 14), DIESEL),
             "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
@@ -811,7 +821,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "metro": SceneRecipe(
-        loudness_db=(-26, -16), rt60_s=(0.3, 0.8), direct_db=(0, 6), noise_exponent=(1.4, 1.9),
+        loudness_db=(-25, -17), rt60_s=(0.3, 0.9), direct_db=(0, 6), noise_exponent=(1.4, 1.9),
         parts={
             "motor": Part(engine, 0.95, (2, 10), TRACTION_MOTOR),
             "rail": Part(rail_clicks, 0.85, (0, 8)),
@@ -820,17 +830,17 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "metro_station": SceneRecipe(
-        loudness_db=(-28, -18), rt60_s=(0.8, 2.0), direct_db=(-2, 6), noise_exponent=(1.3, 1.8),
+        loudness_db=(-26, -18), rt60_s=(0.8, 1.8), direct_db=(-2, 6), noise_exponent=(1.3, 1.8),
         parts={
-            "motor": Part(engine, 0.85, (0, 8), TRACTION_MOTOR),
-            "rail": Part(rail_clicks, 0.75, (-2, 6)),
-            "babble": Part(babble, 0.7, (-4, 4), {"voices": (2, 6)}),
+            "motor": Part(engine, 0.9, (2, 10), TRACTION_MOTOR),
+            "rail": Part(rail_clicks, 0.8, (0, 8)),
+            "babble": Part(babble, 0.8, (-2, 6), {"voices": (2, 6)}),
             "announcement": Part(announcement, 0.4, (0, 8)),
             "footsteps": Part(footsteps, 0.4, (-8, 0)),
         },
     ),
     "park": SceneRecipe(
-        loudness_db=(-40, -30), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.3),
+        loudness_db=(-39, -31), rt60_s=(0.05, 0.3), direct_db=(4, 12), noise_exponent=(0.8, 1.3),
         parts={
             "birds": Part(birds, 0.95, (4, 12)),
             "wind": Part(wind, 0.7, (-2, 6)),
@@ -840,7 +850,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "public_square": SceneRecipe(
-        loudness_db=(-37, -29), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.4),
+        loudness_db=(-36, -30), rt60_s=(0.1, 0.6), direct_db=(2, 10), noise_exponent=(0.9, 1.4),
         parts={
             "babble": Part(babble, 0.9, (0, 8), CROWD),
             "footsteps": Part(footsteps, 0.7, (-4, 4)),
@@ -850,7 +860,7 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "shopping_mall": SceneRecipe(
-        loudness_db=(-30, -22), rt60_s=(0.6, 1.4), direct_db=(-4, 4), noise_exponent=(0.6, 1.0),
+        loudness_db=(-29, -23), rt60_s=(0.6, 1.4), direct_db=(-4, 4), noise_exponent=(0.5, 0.9),
         parts={
             "babble": Part(babble, 1.0, (4, 12), CROWD),
             "footsteps": Part(footsteps, 0.8, (-4, 4)),
@@ -859,17 +869,17 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "street_pedestrian": SceneRecipe(
-        loudness_db=(-30, -22), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.2, 1.7),
+        loudness_db=(-29, -23), rt60_s=(0.2, 0.8), direct_db=(0, 8), noise_exponent=(1.2, 1.7),
         parts={
-            "babble": Part(babble, 0.9, (2, 10), CROWD),
+            "babble": Part(babble, 0.9, (-2, 6), {"voices": (2, 8)}),
             "footsteps": Part(footsteps, 0.9, (0, 8)),
-            "pass_by": Part(pass_by, 0.8, (-2, 6)),
+            "pass_by": Part(pass_by, 0.8, (0, 8)),
             "birds": Part(birds, 0.15, (-8, 0)),
             "horn": Part(horns, 0.05, (-4, 4)),
         },
     ),
     "street_traffic": SceneRecipe(
-        loudness_db=(-28, -18), rt60_s=(0.1, 0.5), direct_db=(3, 12), noise_exponent=(1.5, 2.0),
+        loudness_db=(-27, -19), rt60_s=(0.1, 0.5), direct_db=(3, 12), noise_exponent=(1.5, 2.0),
         parts={
             "pass_by": Part(pass_by, 0.95, (4, 12), {"cars": (1, 4)}),
             "engine": Part(engine, 0.6, (-4, 4), DIESEL),
@@ -879,12 +889,12 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
         },
     ),
     "tram": SceneRecipe(
-        loudness_db=(-32, -24), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
+        loudness_db=(-31, -25), rt60_s=(0.3, 0.6), direct_db=(0, 6), noise_exponent=(1.2, 1.7),
         parts={
             "motor": Part(engine, 0.8, (0, 8), {**TRACTION_MOTOR, "f0_hz": (100.0, 600.0)}),
             "rail": Part(rail_clicks, 0.7, (-4, 4), {"speed_mps": (4.0, 14.0)}),
             "babble": Part(babble, 0.5, (-4, 4), FEW_VOICES),
-            "pass_by": Part(pass_by, 0.5, (-4, 4)),
+            "pass_by": Part(pass_by, 0.6, (-2, 6)),
             "announcement": Part(announcement, 0.15, (-4, 2)),
         },
     ),
@@ -893,12 +903,12 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
 and streets; engines in buses, trams, metros and traffic), so no single sound gives a class away."""
 
 BACKGROUND_DB = -8.0
-"""Level of the background noise; the levels of the components are relative to 0 dB."""
+"""Level of the background noise in dB, on the same scale as the components' ``level_db``."""
 
-LOCATION_LEVEL_SPREAD_DB = 3.0
+LOCATION_LEVEL_SPREAD_DB = 2.0
 """Each location raises or lowers each component by up to this many dB, for all its clips."""
 
-LOCATION_COLOUR_DB = 3.0
+LOCATION_COLOUR_DB = 2.0
 """Each location's two tone-colour filters boost or cut by up to this many dB."""
 
 
@@ -941,8 +951,11 @@ def location_character(scene: str, location: int, seed: int = 0) -> Place:
             for name in recipe.parts
         },
         colour=tuple(
-            (np.exp(rng.uniform(np.log(100.0), np.log(8000.0))), rng.uniform(-LOCATION_COLOUR_DB, LOCATION_COLOUR_DB),
-             rng.uniform(0.7, 2.0))
+            (
+                np.exp(rng.uniform(np.log(100.0), np.log(8000.0))),  # centre, 100 Hz to 8 kHz
+                rng.uniform(-LOCATION_COLOUR_DB, LOCATION_COLOUR_DB),
+                rng.uniform(0.7, 2.0),
+            )
             for _ in range(2)
         ),
     )
@@ -986,12 +999,13 @@ def synthesize_scene(
     recipe = SCENE_RECIPES[scene]
     place = location_character(scene, location, seed)
     rng = _rng(seed, _KEY_SEGMENT, SCENE_CLASSES.index(scene), location, segment)
-    n = int(round(duration * sr))
+    n = round(duration * sr)
     rt60_s = place.rt60_s * rng.uniform(0.9, 1.1)
     pre_roll = int(min(rt60_s, MAX_REVERB_S) * sr)  # long enough to fill the reverberant tail
     total = n + pre_roll
 
-    mix = _db(BACKGROUND_DB) * coloured_noise(rng, total, sr, place.noise_exponent + rng.uniform(-0.1, 0.1))
+    exponent = place.noise_exponent + rng.uniform(-0.1, 0.1)
+    mix = _db(BACKGROUND_DB) * coloured_noise(rng, total, sr, exponent)
     for name, part in recipe.parts.items():
         if rng.random() < part.probability:
             level_db = rng.uniform(*part.level_db) + place.part_offsets_db[name]
@@ -1045,11 +1059,15 @@ DEVICE_RESPONSES: dict[str, DeviceResponse] = {
     "a": DeviceResponse(20.0, None, 2, (), 0.0, -90.0, None),
     # b, c: consumer devices (phone, camera): band-limited, a presence peak, some hiss.
     "b": DeviceResponse(80.0, 16000.0, 4, ((2500.0, 3.0, 1.0),), 2.0, -72.0, 0.9),
-    "c": DeviceResponse(150.0, 11000.0, 6, ((900.0, -3.0, 1.0), (4000.0, 4.0, 2.0)), -2.0, -66.0, 0.8),
+    "c": DeviceResponse(
+        150.0, 11000.0, 6, ((900.0, -3.0, 1.0), (4000.0, 4.0, 2.0)), -2.0, -66.0, 0.8
+    ),
     # s4-s6: simulated devices unlike any in training.
-    "s4": DeviceResponse(200.0, 12000.0, 4, ((1500.0, 4.0, 2.0),), 2.0, -70.0, 0.8),
+    "s4": DeviceResponse(150.0, 12000.0, 4, ((1500.0, 4.0, 2.0),), 2.0, -70.0, 0.8),
     "s5": DeviceResponse(100.0, 9000.0, 4, ((200.0, 6.0, 1.0),), 0.0, -65.0, None),
-    "s6": DeviceResponse(300.0, 16000.0, 4, ((6000.0, 6.0, 3.0), (2000.0, -4.0, 1.0)), 3.0, -72.0, 0.7),
+    "s6": DeviceResponse(
+        200.0, 16000.0, 4, ((6000.0, 6.0, 3.0), (2000.0, -4.0, 1.0)), 3.0, -72.0, 0.7
+    ),
 }
 """Hand-designed responses of the default devices."""
 
@@ -1131,7 +1149,10 @@ class Clip:
 
     @property
     def filename(self) -> str:
-        """Path relative to the data-set root, as in TAU: ``audio/<scene>-<city>-<location>-<segment>-<device>.wav``."""
+        """Path relative to the data-set root, as in TAU.
+
+        ``audio/<scene>-<city>-<location>-<segment>-<device>.wav``
+        """
         return f"audio/{self.scene}-{self.city}-{self.location}-{self.segment}-{self.device}.wav"
 
     @property
@@ -1180,14 +1201,15 @@ def plan_clips(
             else:
                 split, recorded_by = "train", [reference]
                 if seen_others and n_train % EXTRA_DEVICE_EVERY == 0:
-                    recorded_by.append(seen_others[n_train // EXTRA_DEVICE_EVERY % len(seen_others)])
+                    turn = n_train // EXTRA_DEVICE_EVERY % len(seen_others)
+                    recorded_by.append(seen_others[turn])
                 n_train += 1
             clips += [Clip(scene, city, location, segment, device, split) for device in recorded_by]
     return clips
 
 
 def _check_arguments(clips_per_class, duration, sr, devices, unseen_devices, seed) -> None:
-    """Raise ``ValueError`` with a clear message for any argument ``make_synthetic_scenes`` cannot use."""
+    """Raise ``ValueError`` with a clear message for an argument that cannot be used."""
     if isinstance(clips_per_class, bool) or not isinstance(clips_per_class, (int, np.integer)):
         raise ValueError(f"clips_per_class must be an integer, got {clips_per_class!r}")
     if clips_per_class < 2:
@@ -1212,7 +1234,9 @@ def _check_arguments(clips_per_class, duration, sr, devices, unseen_devices, see
     if len(set(devices)) != len(devices):
         raise ValueError(f"devices must not repeat, got {devices!r}")
     if isinstance(unseen_devices, str):
-        raise ValueError(f"unseen_devices must be a sequence of device names, got {unseen_devices!r}")
+        raise ValueError(
+            f"unseen_devices must be a sequence of device names, got {unseen_devices!r}"
+        )
     unknown = [device for device in unseen_devices if device not in devices]
     if unknown:
         raise ValueError(f"unseen devices {unknown} are not among devices {tuple(devices)}")
@@ -1222,9 +1246,17 @@ def _check_arguments(clips_per_class, duration, sr, devices, unseen_devices, see
         )
 
 
-def _to_pcm16(x: np.ndarray) -> np.ndarray:
-    """Float samples (full scale 1) as 16-bit integers, rounded and limited to full scale."""
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+def _write_wav(path: Path, x: np.ndarray, sr: int) -> None:
+    """Save float samples (full scale 1) as a mono 16-bit PCM WAV file.
+
+    The samples are rounded and limited to full scale here, so the file does not depend on how
+    the audio library converts floats. The file is assembled in memory and written at once,
+    which is much faster than letting the library write (and flush) it piece by piece.
+    """
+    pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+    buffer = io.BytesIO()
+    sf.write(buffer, pcm, sr, subtype="PCM_16", format="WAV")
+    path.write_bytes(buffer.getvalue())
 
 
 def _write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -1255,23 +1287,24 @@ def _remove_stale_audio(root: Path, clips: Sequence[Clip]) -> None:
 
 def _readme(clips: Sequence[Clip], arguments: dict) -> str:
     """The text of ``root/README.md``: what the data is and how to make it again."""
-    counts = {}
-    for clip in clips:
-        counts.setdefault(clip.split, {}).setdefault(clip.device, 0)
-        counts[clip.split][clip.device] += 1
-    per_split = "\n".join(
-        f"- {split}: {sum(by_device.values())} clips ("
-        + ", ".join(f"{device}: {count}" for device, count in by_device.items()) + ")"
-        for split, by_device in counts.items()
-    )
+    lines = []
+    for split in ("train", "evaluate"):
+        in_split = [clip for clip in clips if clip.split == split]
+        by_device = ", ".join(
+            f"{device}: {sum(clip.device == device for clip in in_split)}"
+            for device in arguments["devices"]
+            if any(clip.device == device for clip in in_split)
+        )
+        lines.append(f"- {split}: {len(in_split)} clips ({by_device})")
+    per_split = "\n".join(lines)
     call = ", ".join(f"{name}={value!r}" for name, value in arguments.items())
     return (
         f"{README_MARKER}\n\n"
         "Synthetic audio, not recordings: every clip is a random mix of synthesised sounds\n"
-        "(noise, voices, engines, cars, footsteps, rail clicks, birds, chimes, horns, wind) with\n"
-        "room reverberation and a simulated recording device. The folder has the layout of the\n"
-        "TAU Urban Acoustic Scenes 2020 Mobile development set (audio/, meta.csv,\n"
-        "evaluation_setup/fold1_*.csv).\n\n"
+        "(noise, voices, announcements, music, engines, cars, footsteps, rail clicks, birds,\n"
+        "horns, wind) with room reverberation and a simulated recording device. The folder has\n"
+        "the layout of the TAU Urban Acoustic Scenes 2020 Mobile development set (audio/,\n"
+        "meta.csv, evaluation_setup/fold1_*.csv).\n\n"
         "Made by `audioprune_lite.synthetic.make_synthetic_scenes` with\n"
         f"`{call}`; the same arguments give the same files.\n\n"
         f"{per_split}\n"
@@ -1289,7 +1322,7 @@ def make_synthetic_scenes(
     seed: int = 0,
     progress: bool = True,
 ) -> Path:
-    """Write a synthetic acoustic-scene data set in the TAU Urban Acoustic Scenes 2020 Mobile layout.
+    """Write a synthetic acoustic-scene data set in the TAU Urban Acoustic Scenes 2020 layout.
 
     Files written under ``root``:
 
@@ -1300,9 +1333,9 @@ def make_synthetic_scenes(
       ``scene_label``) and ``fold1_test.csv`` (``filename``: the evaluate files, unlabelled);
     * ``README.md``: what the data is and the arguments that made it.
 
-    With the defaults: 100 segments per class, 25 locations per class of which 3 are for
-    evaluation; 1,180 training clips (880 on device ``a``, 150 each on ``b`` and ``c``) and
-    720 evaluate clips (120 on each of the six devices).
+    With the defaults: 100 segments per class at 50 locations (two segments each), 6 of them
+    held out for evaluation; 1,180 training clips (880 on device ``a``, 150 each on ``b`` and
+    ``c``) and 720 evaluate clips (120 on each of the six devices); 1 s each.
 
     Used by: Chapter 1 (listening), Chapter 2 (training data).
 
@@ -1362,7 +1395,7 @@ def make_synthetic_scenes(
             hiss_rng = _rng(seed, _KEY_DEVICE_NOISE, SCENE_CLASSES.index(scene), location, segment,
                             _name_key(clip.device))
             audio = apply_device(scene_audio, sr, responses[clip.device], hiss_rng)
-            sf.write(root / clip.filename, _to_pcm16(audio), sr, subtype="PCM_16")
+            _write_wav(root / clip.filename, audio, sr)
 
     clips = sorted(clips, key=lambda clip: clip.filename)
     train = [c for c in clips if c.split == "train"]

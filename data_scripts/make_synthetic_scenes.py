@@ -1,4 +1,4 @@
-"""Write the course's offline acoustic-scene data set (Chapter 1 listens to it, Chapter 2 trains on it).
+"""Write the course's offline acoustic-scene data set (Chapter 1 listens, Chapter 2 trains).
 
 The clips are synthetic (``audioprune_lite.synthetic``): no download, no recordings. The
 folder has the layout of the TAU Urban Acoustic Scenes 2020 Mobile development set, so the
@@ -54,7 +54,8 @@ def count_devices(root: Path, split: str) -> Counter:
     with open(root / "meta.csv", newline="", encoding="utf-8") as file:
         device_of = {row["filename"]: row["source_label"]
                      for row in csv.DictReader(file, delimiter="\t")}
-    with open(root / "evaluation_setup" / f"fold1_{split}.csv", newline="", encoding="utf-8") as file:
+    split_file = root / "evaluation_setup" / f"fold1_{split}.csv"
+    with open(split_file, newline="", encoding="utf-8") as file:
         return Counter(device_of[row["filename"]] for row in csv.DictReader(file, delimiter="\t"))
 
 
