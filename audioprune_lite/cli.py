@@ -134,7 +134,7 @@ def reproduce(args) -> int:
                  out_dir=args.out)
     print(f"\nbaseline accuracy {100 * result['baseline_accuracy']:.1f} %")
     print(result["pruning_summary"].round(1).to_string())
-    print(f"\nenergy per phase (kWh): "
+    print("\nenergy per phase (kWh): "
           + ", ".join(f"{name} {kwh:.2e}" for name, kwh in result["energy"]["energy_kwh"].items()))
     print(f"tables written to {result['out_dir']}/")
     return 0

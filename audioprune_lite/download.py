@@ -40,6 +40,7 @@ __all__ = [
     "accept_license",
     "download",
     "fetch_archives",
+    "fetch_for_command_line",
     "md5sum",
     "safe_extract",
 ]
@@ -374,6 +375,29 @@ def fetch_archives(files, folder, *, extract: bool = True, keep_archives: bool =
         if not keep_archives:
             archive.unlink()
     return results
+
+
+def fetch_for_command_line(files, folder, **options) -> int:
+    """:func:`fetch_archives` for a command line: returns its exit code and prints any error.
+
+    Used by ``data_scripts/`` (Chapter 6 / README: real data).
+
+    Returns
+    -------
+    int
+        0 when done; 1 after a download, checksum or archive error (the message is
+        printed); 130 when interrupted (running the same command again resumes).
+    """
+    try:
+        fetch_archives(files, folder, **options)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        # ValueError includes ChecksumError and UnsafeArchiveError.
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
 
 
 def accept_license(text: str, yes: bool) -> bool:

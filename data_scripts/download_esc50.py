@@ -34,10 +34,9 @@ import argparse
 import csv
 import re
 import sys
-import zipfile
 from pathlib import Path
 
-from audioprune_lite.download import RemoteFile, accept_license, fetch_archives
+from audioprune_lite.download import RemoteFile, accept_license, fetch_for_command_line
 
 GITHUB_URL = "https://github.com/karolpiczak/ESC-50/archive"
 # A fixed commit of karolpiczak/ESC-50: its newest as of November 2025, as pinned by other
@@ -133,16 +132,10 @@ def main(argv=None) -> int:
     if not accept_license(LICENSE, args.yes):
         return 2
     remote = esc50_file(args.base_url, args.md5)
-    try:
-        fetch_archives([remote], args.root, extract=not args.no_extract,
-                       keep_archives=args.keep_archives, strip_prefix=f"ESC-50-{COMMIT}/")
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        # ValueError includes ChecksumError and UnsafeArchiveError.
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    code = fetch_for_command_line([remote], args.root, extract=not args.no_extract,
+                                  keep_archives=args.keep_archives, strip_prefix=f"ESC-50-{COMMIT}/")
+    if code:
+        return code
     if args.no_extract:
         print(f"\nDone: the zip file is in {args.root}.")
         return 0

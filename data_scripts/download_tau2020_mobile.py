@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zipfile
 from pathlib import Path
 
-from audioprune_lite.download import RemoteFile, accept_license, fetch_archives
+from audioprune_lite.download import RemoteFile, accept_license, fetch_for_command_line
 
 ZENODO_URL = "https://zenodo.org/record/3819968/files"
 BASE_NAME = "TAU-urban-acoustic-scenes-2020-mobile-development"
@@ -207,16 +206,10 @@ def main(argv=None, *, pinned=None) -> int:
         return 2
     total = sum(remote.size or 0 for remote in files)
     print(f"{len(files)} file(s), {total / 1e9:.1f} GB to download into {args.root}")
-    try:
-        fetch_archives(files, args.root, extract=not args.no_extract,
-                       keep_archives=args.keep_archives, strip_prefix=f"{BASE_NAME}/")
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        # ValueError includes ChecksumError and UnsafeArchiveError.
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    code = fetch_for_command_line(files, args.root, extract=not args.no_extract,
+                                  keep_archives=args.keep_archives, strip_prefix=f"{BASE_NAME}/")
+    if code:
+        return code
     if args.no_extract:
         print(f"\nDone: the zip files are in {args.root}.")
         return 0
