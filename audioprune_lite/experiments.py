@@ -23,7 +23,8 @@ from .features import LogMelConfig, extract
 from .models import DCASE21Baseline
 from .train import History, fit, load_model, location_split, save_model
 
-__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "trained_baseline"]
+__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "fingerprint",
+           "trained_baseline"]
 
 BASELINE_TRAINING = {"epochs": 20, "lr": 1e-3, "batch_size": 32, "seed": 0}
 """The book's training settings for the baseline (Adam, the paper's learning rate; batch
@@ -102,8 +103,11 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     )
 
 
-def _fingerprint(*parts) -> str:
-    """A short hash of arrays and JSON-able values."""
+def fingerprint(*parts) -> str:
+    """A short hash of arrays and JSON-able values: the key of every cached result.
+
+    Used by: :func:`cached_fit` and :mod:`audioprune_lite.fewer_examples`.
+    """
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, np.ndarray):
@@ -149,7 +153,7 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
     initial = [v.cpu().numpy() for v in model.state_dict().values()]
-    key = _fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
+    key = fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
                        *initial, fit_settings)
     model_file = cache_dir / f"{name}-{key}.pt"
     history_file = model_file.with_suffix(".json")

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from . import carbon
 from .cache import cache_home
-from .experiments import _fingerprint, default_features, trained_baseline
+from .experiments import default_features, fingerprint, trained_baseline
 from .metrics import count_params
 from .pruning import (
     cosine_distances,
@@ -231,7 +231,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     cache_dir.mkdir(parents=True, exist_ok=True)
     plans = pruning_plans(model, layers)
     pruned = {method: prune_model(model, plan) for method, plan in plans.items()}
-    data_key = _fingerprint(*train, *val, *test)
+    data_key = fingerprint(*train, *val, *test)
     settings = {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                 "country_iso_code": country_iso_code, "format": _RUN_FORMAT}
     rows = []
@@ -240,7 +240,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
         initial = random_start(pruned["cosine"], seed) if start == "random" else pruned[start]
         weights = [value.cpu().numpy() for value in initial.state_dict().values()]
         run = {"start": start, "fraction": float(fraction), "seed": int(seed)}
-        path = cache_dir / f"run-{_fingerprint(data_key, run, settings, *weights)}.json"
+        path = cache_dir / f"run-{fingerprint(data_key, run, settings, *weights)}.json"
         cached = path.is_file()
         if cached:
             row = json.loads(path.read_text())
