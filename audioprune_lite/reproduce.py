@@ -143,7 +143,8 @@ def summarise_pruning(runs: pd.DataFrame, n_eval: int) -> pd.DataFrame:
 
 
 def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: int | None = None,
-              finetune_epochs: int = 5, seeds=(0, 1, 2), fewer_examples: bool = True,
+              finetune_epochs: int = 5, seeds=(0, 1, 2), layer_sets=LAYER_SETS,
+              fewer_examples: bool = True,
               country_iso_code: str = "GBR", out_dir="results", progress: bool = True) -> dict:
     """The whole study: baseline, pruning grid, fewer-examples sweep, energy; tables on disk.
 
@@ -160,6 +161,8 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     finetune_epochs : int
         Epochs of each fine-tuning run.
     seeds : sequence of int
+    layer_sets : dict of str to tuple of str
+        The rows of the pruning table (default: all six of the papers').
     fewer_examples : bool
         Also run the fewer-examples study (chapter 4's grid with these seeds and epochs).
     country_iso_code : str
@@ -185,7 +188,7 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     energy.append(report)
     with carbon.track("pruning + fine-tuning", country_iso_code=country_iso_code) as report:
         runs = pruning_study(baseline, features, seeds=seeds, epochs=finetune_epochs,
-                             progress=progress)
+                             layer_sets=layer_sets, progress=progress)
     energy.append(report)
     summary = summarise_pruning(runs, n_eval=len(features.y_eval))
     study = None

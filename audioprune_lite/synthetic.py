@@ -805,9 +805,9 @@ SCENE_RECIPES: dict[str, SceneRecipe] = {
     "airport": SceneRecipe(
         loudness_db=(-34, -28), rt60_s=(1.4, 2.8), direct_db=(-6, 2), noise_exponent=(1.1, 1.5),
         parts={
-            "babble": Part(babble, 1.0, (-2, 6), {"voices": (3, 8)}),
+            "babble": Part(babble, 1.0, (-4, 4), {"voices": (3, 8)}),
             "footsteps": Part(footsteps, 0.6, (-6, 2)),
-            "announcement": Part(announcement, 0.6, (2, 10)),
+            "announcement": Part(announcement, 0.7, (2, 10)),
             "music": Part(music, 0.1, (-6, 0)),
         },
     ),
@@ -905,10 +905,10 @@ and streets; engines in buses, trams, metros and traffic), so no single sound gi
 BACKGROUND_DB = -8.0
 """Level of the background noise in dB, on the same scale as the components' ``level_db``."""
 
-LOCATION_LEVEL_SPREAD_DB = 2.0
+LOCATION_LEVEL_SPREAD_DB = 1.5
 """Each location raises or lowers each component by up to this many dB, for all its clips."""
 
-LOCATION_COLOUR_DB = 2.0
+LOCATION_COLOUR_DB = 1.5
 """Each location's two tone-colour filters boost or cut by up to this many dB."""
 
 
