@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 SR = 16000
 
@@ -50,3 +51,12 @@ def tau_root(tmp_path) -> Path:
         ("bus", "vienna", 4, 0, "b"),
     ]
     return write_tau_layout(tmp_path / "tau", rows, train=[0, 1, 2], evaluate=[3, 4, 5])
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks run faster on one thread than on a contended pool; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

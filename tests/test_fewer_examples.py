@@ -18,6 +18,9 @@ from audioprune_lite.pruning import (
 )
 from audioprune_lite.train import evaluate
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 N_CLASSES = 4
 GRID = {"fractions": (1.0, 0.5, 0.0), "seeds": (0, 1), "epochs": 1}
 
@@ -31,13 +34,6 @@ def scenes(n: int, seed: int):
     return X, y
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run fastest on one thread, and busy machines punish waiting threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -26,11 +26,14 @@ from audioprune_lite.pruning import (
     similarity_to_distances,
 )
 from audioprune_lite.pruning_reference import (
+
     reference_distances,
     reference_greedy,
     reference_prototypes,
     reference_selection,
 )
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DCASE21_SHAPES = [(16, 1, 7, 7), (16, 16, 7, 7), (32, 16, 7, 7)]
 VGGISH_SHAPES = [(64, 1, 3, 3), (128, 64, 3, 3), (256, 128, 3, 3), (256, 256, 3, 3),
@@ -43,13 +46,6 @@ WORKED_EXAMPLE = [[0, .1, .5, .6], [.1, 0, .2, .7], [.5, .2, 0, .3], [.6, .7, .3
 DUPLICATES_EXAMPLE = [[0, 0, .4, .5], [0, 0, .4, .5], [.4, .4, 0, .2], [.5, .5, .2, 0]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The networks here are tiny: one thread runs them faster than a contended pool."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def random_weight(shape, seed):
