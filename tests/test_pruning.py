@@ -20,13 +20,13 @@ from audioprune_lite.pruning import (
     cosine_distances,
     filter_prototypes,
     greedy_cosine_selection,
+    leading_eigenvectors,
     nystrom_similarity,
     prune_model,
     rank_filters,
     similarity_to_distances,
 )
 from audioprune_lite.pruning_reference import (
-
     reference_distances,
     reference_greedy,
     reference_prototypes,
@@ -94,6 +94,50 @@ def test_a_first_layer_prototype_is_the_normalised_filter():
     flat = weight.reshape(5, 9).astype(np.float64)
     expected = flat / np.linalg.norm(flat, axis=1, keepdims=True)
     np.testing.assert_allclose(filter_prototypes(weight), expected, atol=1e-12)
+
+
+def gram_batch(eigenvalues, seed):
+    """Symmetric matrices with the given eigenvalues (one row per matrix), random eigenvectors."""
+    rng = np.random.default_rng(seed)
+    eigenvalues = np.asarray(eigenvalues, dtype=float)
+    bases = np.linalg.qr(rng.normal(size=eigenvalues.shape + eigenvalues.shape[-1:]))[0]
+    return (bases * eigenvalues[:, None, :]) @ bases.transpose(0, 2, 1), bases
+
+
+def same_up_to_sign(vectors, expected):
+    signs = np.sign(np.einsum("nk,nk->n", vectors, expected))[:, None]
+    return np.abs(vectors * signs - expected).max()
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 16])
+def test_leading_eigenvectors_equal_those_of_eigh(size):
+    columns = np.random.default_rng(size).normal(size=(200, 64, size))
+    grams = columns.transpose(0, 2, 1) @ columns
+    vectors = leading_eigenvectors(grams)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=0, atol=1e-13)
+    assert same_up_to_sign(vectors, np.linalg.eigh(grams)[1][:, :, -1]) < 1e-12
+
+
+@pytest.mark.parametrize("ratio", [0.999, 0.9999999])
+def test_a_nearly_repeated_top_eigenvalue_is_not_left_unconverged(ratio):
+    # (l2/l1)^4096 is 0.017 or 1 - 4e-4 here: squaring alone has not separated u1 from u2.
+    eigenvalues = np.tile([0.1, 0.2, 0.5, ratio, 1.0], (50, 1))
+    grams, bases = gram_batch(eigenvalues, seed=1)
+    # eigh itself is accurate to about 1e-16 / (1 - ratio)
+    assert same_up_to_sign(leading_eigenvectors(grams), bases[:, :, -1]) < 1e-13 / (1 - ratio)
+
+
+def test_the_convergence_check_catches_too_few_squarings():
+    columns = np.random.default_rng(2).normal(size=(100, 32, 9))
+    grams = columns.transpose(0, 2, 1) @ columns
+    expected = np.linalg.eigh(grams)[1][:, :, -1]
+    assert same_up_to_sign(leading_eigenvectors(grams, squarings=1), expected) < 1e-12
+
+
+def test_a_repeated_top_eigenvalue_gives_a_vector_of_its_eigenspace():
+    grams, bases = gram_batch(np.tile([0.2, 0.5, 1.0, 1.0], (20, 1)), seed=3)
+    vectors = leading_eigenvectors(grams)
+    np.testing.assert_allclose(np.einsum("nkl,nl->nk", grams, vectors), vectors, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape", DCASE21_SHAPES + VGGISH_SHAPES[:2], ids=str)
