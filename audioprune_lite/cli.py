@@ -136,7 +136,7 @@ def reproduce(args) -> int:
     print(result["pruning_summary"].round(1).to_string())
     print("\nenergy per phase (kWh): "
           + ", ".join(f"{name} {kwh:.2e}" for name, kwh in result["energy"]["energy_kwh"].items()))
-    print(f"tables written to {result['out_dir']}/")
+    print(f"tables written to {result['out_dir']}/ (beside the papers' figures: beside_paper.md)")
     return 0
 
 
@@ -149,6 +149,9 @@ def report(args) -> int:
               file=sys.stderr)
         return 1
     print(summary.read_text())
+    beside = args.results / "beside_paper.md"
+    if beside.is_file():
+        print(beside.read_text())
     for name in ("fewer_examples.csv", "energy.csv"):
         path = args.results / name
         if path.is_file():

@@ -1,7 +1,9 @@
 """The built book, opened page by page in headless Chromium (run after `make book`).
 
 Fails on console errors, failed requests, images that do not load, a chapter without its
-figures, chapter 1 without audio players, or pages whose widget state did not render.
+figures (or with figures that have no alt text), a chapter without its Binder, Colab and
+Thebe launch buttons, chapter 1 without audio players, or pages whose widget state did
+not render.
 A screenshot of every page is kept in ``_build/screenshots/`` for review.
 Run with ``python -m pytest -m browser tests/test_browser.py`` (``make test`` does).
 """
@@ -95,11 +97,18 @@ def test_chapter_shows_its_figures(browser, site, page_name):
     made = page.locator(".cell_output img").count()
     shown = page.eval_on_selector_all(
         ".cell_output img", "images => images.filter(i => i.complete && i.naturalWidth > 0).length")
+    without_alt = page.eval_on_selector_all(
+        ".cell_output img", "images => images.map(i => i.alt).filter(a => !a || a.endsWith('.png'))")
     audio = page.locator("audio").count()
     math = page.locator("mjx-container").count()
+    launchers = {name: page.locator(selector).count() for name, selector in (
+        ("Binder", 'a[href*="mybinder.org"]'), ("Colab", 'a[href*="colab.research.google.com"]'),
+        ("Thebe (Live Code)", "button.btn-launch-thebe"))}
     page.close()
     assert made >= 1, f"{page_name}: the chapter shows no figure"
     assert shown == made, f"{page_name} shows {shown} of its {made} figures"
+    assert not without_alt, f"{page_name}: {len(without_alt)} figures without a description (alt text)"
+    assert all(launchers.values()), f"{page_name}: launch buttons missing: {launchers}"
     if page_name.startswith("book/01_"):
         assert audio >= 10, f"chapter 1 has {audio} audio players, one per scene class expected"
         assert math > 0, "chapter 1's equations were not typeset (MathJax did not load)"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from audioprune_lite import cli
 from audioprune_lite.data import make_synthetic_scenes
-from audioprune_lite.reproduce import LAYER_SETS
+from audioprune_lite.reproduce import LAYER_SETS, PAPER_PRUNING_TABLE
 from audioprune_lite.train import load_model
 
 
@@ -40,16 +41,26 @@ def test_reproduce_writes_the_tables_and_report_prints_them(tiny_data, tmp_path,
                      "--seeds", "0", "--out", str(results)])
     assert code == 0
     summary = pd.read_csv(results / "pruning_summary.csv", index_col=[0, 1])
-    assert len(summary) == 1 + 2 * len(LAYER_SETS)
+    assert len(summary) == 2 + 2 * len(LAYER_SETS)  # the baseline as trained and fine-tuned alike
     assert (summary.drop(index="none", level=0)["params_cut_%"] > 0).all()
+    control = summary.loc[("none", "fine-tuned")]
+    assert control["params"] == summary.loc[("none", "none"), "params"] and control["seeds"] == 1
+    np.testing.assert_allclose(summary["drop_vs_tuned_points"],
+                               control["accuracy_%"] - summary["accuracy_%"])
     runs = pd.read_csv(results / "pruning_runs.csv")
     assert set(runs["seed"]) == {0} and len(runs) == len(summary)
     assert len(pd.read_csv(results / "fewer_examples.csv")) == 6 * 3
     assert set(pd.read_csv(results / "energy.csv")["name"]) == {
         "baseline training", "pruning + fine-tuning", "fewer-examples study"}
+    beside = pd.read_csv(results / "beside_paper.csv", index_col=0, header=[0, 1])
+    assert list(beside.index) == ["none", *LAYER_SETS]
+    assert beside.loc["C2", ("paper", "cosine acc %")] == PAPER_PRUNING_TABLE.loc["C2", "cosine acc %"]
+    assert np.allclose(beside[("ours", "params cut %")].drop("none"),
+                       summary.xs("cosine", level=1)["params_cut_%"].loc[list(LAYER_SETS)])
     capsys.readouterr()
     assert cli.main(["report", "--results", str(results)]) == 0
-    assert "C1+C2+C3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "C1+C2+C3" in out and "published figures" in out
 
 
 def test_errors_have_meaningful_exit_codes(tmp_path, capsys):
