@@ -10,7 +10,7 @@ HTML_MANAGER := @jupyter-widgets/html-manager@1.0.6
 REQUIREJS := requirejs@2.3.7
 MATHJAX := mathjax@3.2.2
 
-.PHONY: install vendor book test unit browser bench student clean
+.PHONY: install vendor book test unit browser student-check bench student clean
 
 install: $(INSTALLED)
 
@@ -46,7 +46,11 @@ unit: install
 browser: install
 	$(PYTHON) -m pytest -m browser tests/test_browser.py
 
-test: unit book browser
+# The student edition of every chapter, executed (after the book, whose cache it reuses).
+student-check: install
+	$(PYTHON) -m pytest -m student tests/test_student_edition.py
+
+test: unit book browser student-check
 
 # The notebooks without their solutions, for lab courses: _build/student/
 student: install

@@ -262,13 +262,13 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     (out_dir / "pruning_summary.md").write_text(summary.round(2).to_markdown() + "\n")
     comparison = beside_paper(summary)
     comparison.to_csv(out_dir / "beside_paper.csv")
-    flat = comparison.round(1)
+    flat = comparison.round(1) + 0.0  # + 0.0 turns -0.0 into 0.0
     flat.columns = [f"{group}: {column}" for group, column in flat.columns]
     (out_dir / "beside_paper.md").write_text(
         "Ours (this run) beside the published figures (Singh and Plumbley, Interspeech 2022; "
         "DCASE 2021 baseline on TAU 2020 Mobile, 30 epochs of fine-tuning). Drops are in "
         "points of accuracy; a negative drop is a gain.\n\n"
-        + flat.to_markdown(missingval="") + "\n")
+        + flat.astype(object).where(flat.notna(), "").to_markdown() + "\n")
     energy_table.to_csv(out_dir / "energy.csv")
     return {"pruning_runs": runs, "pruning_summary": summary, "beside_paper": comparison,
             "fewer_examples": study,

@@ -1,4 +1,5 @@
-"""The student edition removes every solution, keeps every exercise, and still runs."""
+"""The student edition removes every solution, keeps every exercise, and still runs
+(`make test` executes it after the book build: `pytest -m student`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ast
 import importlib.util
 from pathlib import Path
 
+import nbclient
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
@@ -77,3 +79,13 @@ def test_unbalanced_solutions_are_refused():
     notebook.cells.append(nbformat.v4.new_markdown_cell("```{solution-end}\n```\nAfter."))
     edition = student_edition.remove_solutions(notebook)
     assert [c.source for c in edition.cells] == ["```{exercise}\n:label: x\nDo it.\n```", "After."]
+
+
+@pytest.mark.student
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_student_edition_executes(path):
+    """Run by `make test` after the book build, so data and models come from its cache."""
+    edition = student_edition.remove_solutions(nbformat.read(path, as_version=4))
+    client = nbclient.NotebookClient(edition, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
