@@ -60,11 +60,16 @@ _CHANNELWISE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.Ad
                 nn.Dropout, nn.Dropout2d, nn.Identity)
 
 
-def _float64(array) -> np.ndarray:
-    """A float64 NumPy copy of a tensor or array."""
+def _numpy(array) -> np.ndarray:
+    """A tensor or array-like as a NumPy array, without copying where possible."""
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
-    return np.array(array, dtype=np.float64)
+    return np.asarray(array)
+
+
+def _float64(array) -> np.ndarray:
+    """A float64 NumPy copy of a tensor or array."""
+    return np.array(_numpy(array), dtype=np.float64)
 
 
 def _filters(conv_weight) -> np.ndarray:
@@ -72,9 +77,7 @@ def _filters(conv_weight) -> np.ndarray:
 
     ``conv_weight`` is ``(d, c_in, kh, kw)`` (or any kernel rank) and keeps its float type.
     """
-    if isinstance(conv_weight, torch.Tensor):
-        conv_weight = conv_weight.detach().cpu().numpy()
-    weight = np.asarray(conv_weight)
+    weight = _numpy(conv_weight)
     if weight.ndim < 3:
         raise ValueError(
             f"conv_weight must have shape (d, c_in, kh, kw) as in nn.Conv2d.weight, got {weight.shape}"
@@ -101,8 +104,7 @@ def _gram_matrices(columns: np.ndarray, block: int = 32) -> np.ndarray:
 
 def _square(distances) -> np.ndarray:
     """A ``d x d`` matrix with ``d >= 2`` as a float64 array (not copied if it is one)."""
-    matrix = np.asarray(distances.detach().cpu() if isinstance(distances, torch.Tensor) else distances,
-                        dtype=np.float64)
+    matrix = _numpy(distances).astype(np.float64, copy=False)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:
         raise ValueError(
             f"distances must be a square d x d matrix with d >= 2 filters, got shape {matrix.shape}"
@@ -197,7 +199,7 @@ def leading_eigenvectors(grams, *, squarings: int = 12, tolerance: float = 1e-13
     numpy.ndarray, float64, shape (n, k)
         Row ``i`` is a unit leading eigenvector of ``grams[i]``; its sign is arbitrary.
     """
-    grams = _float64(grams)
+    grams = _numpy(grams).astype(np.float64, copy=False)  # read, never written
     power = grams / np.einsum("nkk->n", grams)[:, None, None]
     for _ in range(squarings):
         power = power @ power

@@ -232,7 +232,8 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     -------
     dict
         ``"pruning_runs"``, ``"pruning_summary"``, ``"beside_paper"``, ``"fewer_examples"`` (or None),
-        ``"energy"`` (one row per phase), ``"baseline_accuracy"``, ``"out_dir"``.
+        ``"energy"`` (one row per phase), ``"baseline_accuracy"``, ``"out_dir"``, and the
+        ``"baseline"`` and ``"features"`` the run used.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -273,4 +274,4 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     return {"pruning_runs": runs, "pruning_summary": summary, "beside_paper": comparison,
             "fewer_examples": study,
             "energy": energy_table, "baseline_accuracy": float(runs.iloc[0]["accuracy"]),
-            "out_dir": out_dir}
+            "out_dir": out_dir, "baseline": baseline, "features": features}

@@ -89,3 +89,7 @@ def test_the_student_edition_executes(path):
     client = nbclient.NotebookClient(edition, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    code = [cell for cell in edition.cells if cell.cell_type == "code"]
+    assert code and all(cell.execution_count for cell in code), "a code cell did not run"
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors, errors
