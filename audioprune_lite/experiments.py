@@ -8,7 +8,6 @@ the architecture and the training settings), so a change to any of them retrains
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data
-from .cache import cache_home
+from . import data, models
+from . import train as train_module
 from .features import LogMelConfig, extract
 from .models import DCASE21Baseline
+from .store import atomic_write, cache_home, cached, code_fingerprint, fingerprint
 from .train import History, fit, load_model, location_split, save_model
 
-__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "fingerprint",
-           "trained_baseline"]
+__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "trained_baseline"]
 
 BASELINE_TRAINING = {"epochs": 20, "lr": 1e-3, "batch_size": 32, "seed": 0}
 """The book's training settings for the baseline (Adam, the paper's learning rate; batch
@@ -103,27 +102,14 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     )
 
 
-def fingerprint(*parts) -> str:
-    """A short hash of arrays and JSON-able values: the key of every cached result.
-
-    Used by: :func:`cached_fit` and :mod:`audioprune_lite.fewer_examples`.
-    """
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(str((part.dtype, part.shape)).encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:20]
-
-
 def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool = True,
                device=None, **fit_settings):
     """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
 
     The cache file is named by ``name`` and a hash of the training and validation arrays,
-    the model's class, ``config`` and initial weights, and ``fit_settings``.
+    the model's class, ``config`` and initial weights, ``fit_settings``, and the code that
+    trains (:mod:`audioprune_lite.train`, :mod:`audioprune_lite.models`, torch's version), so
+    a change to any of them trains again. An entry that cannot be read is trained again.
 
     Used by: :func:`trained_baseline` (Chapter 2) and the later chapters' experiments.
 
@@ -153,16 +139,29 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
     initial = [v.cpu().numpy() for v in model.state_dict().values()]
+    code = (code_fingerprint(train_module, models), torch.__version__)
     key = fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
-                       *initial, fit_settings)
-    model_file = cache_dir / f"{name}-{key}.pt"
-    history_file = model_file.with_suffix(".json")
-    if model_file.is_file() and history_file.is_file():
-        return load_model(model_file), History(**json.loads(history_file.read_text())), True
-    history = fit(model, train, val, progress=progress, device=device, **fit_settings)
-    save_model(model, model_file)
-    history_file.write_text(json.dumps(history.to_dict()))
-    return model.cpu().eval(), history, False
+                      *initial, fit_settings, code)
+
+    def compute():
+        history = fit(model, train, val, progress=progress, device=device, **fit_settings)
+        return model.cpu().eval(), history
+
+    (trained, history), was_cached = cached(cache_dir / f"{name}-{key}.pt", compute,
+                                            save=_save_trained, load=_load_trained)
+    return trained, history, was_cached
+
+
+def _save_trained(trained, path: Path) -> None:
+    """The history beside the model, written first: an entry is complete when its model file exists."""
+    model, history = trained
+    text = json.dumps(history.to_dict()).encode()
+    atomic_write(path.with_suffix(".json"), lambda file: file.write(text))
+    save_model(model, path)
+
+
+def _load_trained(path: Path):
+    return load_model(path), History(**json.loads(path.with_suffix(".json").read_text()))
 
 
 def trained_baseline(features: SceneFeatures | None = None, progress: bool = True, **training):

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import os
-import tempfile
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from . import data
 from .data import load_audio
+from .store import atomic_write, cached, code_fingerprint, fingerprint
 
 __all__ = ["LogMelConfig", "extract", "log_mel", "mel_filter_bank", "mel_power"]
 
@@ -169,31 +169,15 @@ def log_mel(y: np.ndarray, config: LogMelConfig = LogMelConfig()) -> np.ndarray:
 
 
 def _cache_key(paths: list[str], labels: np.ndarray, config: LogMelConfig, duration) -> str:
-    """A hash of everything the features depend on: settings, files (with size and date), labels."""
+    """A hash of everything the features depend on: the settings, the files (with size and
+    date), the labels, and the code that computes them (this module, the audio loader and
+    librosa's version), so a change to any of them recomputes the features."""
     files = []
     for path in paths:
         stat = os.stat(path)
         files.append((path, stat.st_size, stat.st_mtime_ns))
-    recipe = {
-        "config": dataclasses.asdict(config),
-        "duration": duration,
-        "files": files,
-        "labels": labels.tolist(),
-    }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:20]
-
-
-def _save_atomically(path: Path, **arrays) -> None:
-    """Write an ``.npz`` file under a temporary name, then rename it, so no half file remains."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    code = (code_fingerprint(sys.modules[__name__], data), librosa.__version__)
+    return fingerprint(dataclasses.asdict(config), duration, files, labels, code)
 
 
 def extract(
@@ -216,7 +200,8 @@ def extract(
     cache_dir : str or Path, optional
         Where to keep the result. The file name is a hash of the settings, ``duration``,
         the file list (with each file's size and modification time) and the labels, so a
-        changed input is recomputed and an unchanged one is read back.
+        changed input is recomputed and an unchanged one is read back; so is a change to the
+        code that computes them (this module, the audio loader, librosa's version).
     progress : bool
         Show a progress bar over the files.
     duration : float, optional
@@ -243,23 +228,35 @@ def extract(
         raise ValueError("the split is empty: no clips to extract")
     paths = [str(path) for path in df["path"]]
     labels = df["label"].to_numpy(dtype=np.int64)
-    cache_file = None
-    if cache_dir is not None:
-        key = _cache_key(paths, labels, config, duration)
-        cache_file = Path(cache_dir) / f"logmel-{key}.npz"
-        if cache_file.is_file():
-            with np.load(cache_file) as cached:
-                return cached["X"], cached["y"]
-    features = []
-    for path in tqdm(paths, desc="log-mel", unit="clip", disable=not progress):
-        features.append(log_mel(load_audio(path, config.sr, duration), config))
-    shapes = {feature.shape for feature in features}
-    if len(shapes) > 1:
-        raise ValueError(
-            f"clips give different numbers of frames ({sorted(s[1] for s in shapes)}); "
-            "pass duration= to trim or pad them to one length"
-        )
-    X = np.stack(features)[:, np.newaxis]
-    if cache_file is not None:
-        _save_atomically(cache_file, X=X, y=labels)
-    return X, labels
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        features = []
+        for path in tqdm(paths, desc="log-mel", unit="clip", disable=not progress):
+            features.append(log_mel(load_audio(path, config.sr, duration), config))
+        shapes = {feature.shape for feature in features}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"clips give different numbers of frames ({sorted(s[1] for s in shapes)}); "
+                "pass duration= to trim or pad them to one length"
+            )
+        return np.stack(features)[:, np.newaxis], labels
+
+    if cache_dir is None:
+        return compute()
+    path = Path(cache_dir) / f"logmel-{_cache_key(paths, labels, config, duration)}.npz"
+    (X, y), _ = cached(path, compute, save=_save_features, load=_load_features)
+    return X, y
+
+
+def _save_features(features: tuple[np.ndarray, np.ndarray], path: Path) -> None:
+    X, y = features
+    atomic_write(path, lambda file: np.savez(file, X=X, y=y))
+
+
+def _load_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a feature cache entry; raise if it is not a whole one."""
+    with np.load(path) as entry:
+        X, y = entry["X"], entry["y"]
+    if X.ndim != 4 or len(X) != len(y):
+        raise ValueError(f"features of shape {X.shape} and labels of shape {y.shape} do not match")
+    return X, y

@@ -1,0 +1,164 @@
+"""The one store: where results are kept, how they are written, and how they are keyed.
+
+Everything the book makes once and reuses (the offline data set, log-mel features, trained
+models) goes through this module:
+
+- :func:`cache_home` is the folder (``$AUDIOPRUNE_HOME``, the Makefile points it at
+  ``.cache/audioprune`` in the checkout);
+- :func:`atomic_write` writes a file under a temporary name and renames it when complete,
+  so a kill or a full disk never leaves a half-written file under the final name;
+- :func:`fingerprint` hashes what a result depends on (arrays, settings) and
+  :func:`code_fingerprint` the source code that computes it, so a changed input *or* a
+  changed computation gives a new key and the result is recomputed;
+- :func:`cached` reads a result back, or computes and writes it; an entry that cannot be
+  read is computed again with a warning naming its file, never trusted and never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["atomic_write", "cache_home", "cached", "code_fingerprint", "fingerprint"]
+
+
+def cache_home() -> Path:
+    """The cache folder: ``$AUDIOPRUNE_HOME``, or ``~/.cache/audioprune`` when it is unset.
+
+    Used by: Chapters 1, 4 and 5.
+
+    Returns
+    -------
+    pathlib.Path
+        An absolute path; the folder is created if missing.
+    """
+    home = Path(os.environ.get("AUDIOPRUNE_HOME", "~/.cache/audioprune")).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def atomic_write(path, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Write a file whole or not at all: ``write(file)`` fills a temporary file, then it is renamed.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final name; its folder is created if missing.
+    write : callable
+        Called with a binary file object open for writing.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``. If ``write`` raises (or the process is stopped), ``path`` is untouched and
+        the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of arrays and JSON-able values: the key of a cached result.
+
+    Parameters
+    ----------
+    *parts : numpy.ndarray or JSON-able value
+        Arrays are hashed by dtype, shape and bytes; anything else by its JSON text (keys
+        sorted; values JSON cannot write are written with ``str``).
+
+    Returns
+    -------
+    str
+        20 hexadecimal characters of a SHA-256 digest.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(str((part.dtype, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
+def code_fingerprint(*sources: ModuleType | Callable | type) -> str:
+    """A short hash of the source code of modules, classes or functions.
+
+    A package (a module with ``__path__``) is hashed by every ``.py`` file in its folder, so
+    a change to any of its files changes the result.
+
+    Returns
+    -------
+    str
+        12 hexadecimal characters of a SHA-256 digest.
+    """
+    digest = hashlib.sha256()
+    for source in sources:
+        if isinstance(source, ModuleType) and hasattr(source, "__path__"):
+            folder = Path(source.__path__[0])
+            for file in sorted(folder.rglob("*.py")):
+                digest.update(file.relative_to(folder).as_posix().encode())
+                digest.update(file.read_bytes())
+        else:
+            digest.update(inspect.getsource(source).encode())
+    return digest.hexdigest()[:12]
+
+
+def cached(path, compute: Callable[[], Any], *, save: Callable[[Any, Path], Any],
+           load: Callable[[Path], Any]) -> tuple[Any, bool]:
+    """Read a result from ``path``, or compute it and store it there.
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache entry, named by a key from :func:`fingerprint`.
+    compute : callable
+        ``compute()`` makes the result.
+    save : callable
+        ``save(result, path)`` writes it; it should write through :func:`atomic_write`.
+    load : callable
+        ``load(path)`` reads it back and raises if the entry is not a valid result.
+
+    Returns
+    -------
+    result : object
+    was_cached : bool
+        Whether the result was read from ``path``.
+
+    Warns
+    -----
+    RuntimeWarning
+        An entry exists but cannot be read (e.g. cut short by a full disk); it is computed
+        and written again.
+    """
+    path = Path(path)
+    if path.exists():
+        try:
+            return load(path), True
+        except Exception as error:  # any unreadable entry is recomputed, whatever the reader raised
+            warnings.warn(f"cache entry {path} cannot be read ({type(error).__name__}: {error}); "
+                          "computing it again", RuntimeWarning, stacklevel=2)
+    result = compute()
+    save(result, path)
+    return result, False
