@@ -1,8 +1,11 @@
-"""Data sets: the scene labels, reading TAU 2020 Mobile and ESC-50 tables, reading audio.
+"""Data sets: the TAU layout (scene labels, tables), reading TAU 2020 Mobile, ESC-50 and audio.
 
-One loader reads both the offline scenes that :func:`make_synthetic_scenes` writes and
-the real TAU Urban Acoustic Scenes 2020 Mobile development set that
-``data_scripts/download_tau2020_mobile.py`` fetches, because both share the same layout::
+This module is the one place that defines the layout of the TAU Urban Acoustic Scenes 2020
+Mobile development set: its ten labels (:data:`SCENE_CLASSES`), its tables and their columns
+(:data:`SCENE_TABLES`), and how the tables are read (:func:`load_scenes`) and written
+(:func:`write_scene_tables`). The offline scenes of :mod:`audioprune_lite.synthetic` are
+written through it, and the real data that ``data_scripts/download_tau2020_mobile.py``
+fetches has the same layout, so one loader reads both::
 
     root/
       meta.csv                        filename  scene_label  identifier  source_label
@@ -11,16 +14,15 @@ the real TAU Urban Acoustic Scenes 2020 Mobile development set that
       evaluation_setup/fold1_evaluate.csv   filename  scene_label
       evaluation_setup/fold1_test.csv       filename
 
-All tables are tab-separated. Chapter 1 listens to the clips; chapter 2 and the later
-chapters train and evaluate on the ``train`` and ``evaluate`` splits.
+All tables are tab-separated, without quoting. Chapter 1 listens to the clips; the chapters
+that train a network do so on the ``train`` and ``evaluate`` splits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import shutil
-import tempfile
+import csv
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import librosa
@@ -28,36 +30,58 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from . import synthetic
-from .cache import cache_home
-from .synthetic import SCENE_CLASSES, make_synthetic_scenes
-
 __all__ = [
     "SCENE_CLASSES",
+    "SCENE_TABLES",
     "SPLITS",
     "AudioFileError",
     "DataNotFoundError",
     "MetadataError",
-    "default_scenes",
     "device_split",
     "load_audio",
     "load_esc50",
     "load_scenes",
-    "make_synthetic_scenes",
+    "scene_table_path",
+    "write_scene_tables",
 ]
+
+SCENE_CLASSES = (
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+)
+"""The ten scene classes of TAU Urban Acoustic Scenes 2020, sorted: a class index is a position."""
 
 SPLITS = ("train", "evaluate", "test")
 """Split names of the TAU 2020 Mobile development set's ``evaluation_setup`` folder."""
 
-SCENE_META_COLUMNS = ("filename", "scene_label", "identifier", "source_label")
+SCENE_TABLES = {
+    "meta": ("filename", "scene_label", "identifier", "source_label"),
+    "train": ("filename", "scene_label"),
+    "evaluate": ("filename", "scene_label"),
+    "test": ("filename",),
+}
+"""The tables of the TAU layout and their columns: ``meta`` (``meta.csv``) and one list per split
+(``evaluation_setup/fold1_<split>.csv``). ``identifier`` is the recording location
+(``<city>-<location>``), ``source_label`` the device."""
+
 ESC50_META_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 
 HOW_TO_GET_DATA = (
-    "Make the offline scenes with audioprune_lite.data.make_synthetic_scenes(root) "
+    "Make the offline scenes with audioprune_lite.synthetic.make_synthetic_scenes(root) "
     "(command line: python data_scripts/make_synthetic_scenes.py --root {root}), or fetch "
     "the real data with python data_scripts/download_tau2020_mobile.py --root {root} "
     "(ESC-50: python data_scripts/download_esc50.py --root {root})."
 )
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -72,14 +96,105 @@ class AudioFileError(ValueError):
     """An audio file that exists but cannot be used: corrupt, empty or unreadable."""
 
 
-def _read_table(path: Path, columns: tuple[str, ...], sep: str) -> pd.DataFrame:
+def scene_table_path(root, table: str) -> Path:
+    """Where a table of the TAU layout lives (``meta.csv`` or a fold-1 list).
+
+    Parameters
+    ----------
+    root : str or Path
+        The data set's folder.
+    table : {"meta", "train", "evaluate", "test"}
+        A key of :data:`SCENE_TABLES`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    if table not in SCENE_TABLES:
+        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(SCENE_TABLES)}")
+    root = Path(root)
+    if table == "meta":
+        return root / "meta.csv"
+    return root / "evaluation_setup" / f"fold1_{table}.csv"
+
+
+def write_scene_tables(root, meta: Sequence[Sequence[str]], train: Sequence[str],
+                       evaluate: Sequence[str]) -> None:
+    """Write ``meta.csv`` and the fold-1 lists of a data set in the TAU layout.
+
+    Each table is a header line of its :data:`SCENE_TABLES` columns, then one line per row,
+    fields separated by tabs, every line ending in ``\\n`` (UTF-8). As in TAU,
+    ``fold1_train.csv`` and ``fold1_evaluate.csv`` give each file's scene label (taken from
+    ``meta``) and ``fold1_test.csv`` lists the evaluate files without labels.
+    :func:`load_scenes` reads the tables back.
+
+    Parameters
+    ----------
+    root : str or Path
+        The data set's folder; ``evaluation_setup/`` is created if missing.
+    meta : sequence of (filename, scene_label, identifier, source_label)
+        One row per clip, in the order of ``meta.csv``.
+    train, evaluate : sequence of str
+        File names of each split, in the order of its list.
+
+    Raises
+    ------
+    MetadataError
+        A row that is not four fields, an empty file name, a field holding a tab, a line
+        break or another control character, a scene label outside :data:`SCENE_CLASSES`, a
+        file named twice in ``meta``, a split naming a file ``meta`` lacks, or a file in both
+        splits. Nothing is written then.
+    """
+    meta = [tuple(row) for row in meta]
+    _check_scene_rows(meta, list(train), list(evaluate))
+    label_of = {filename: label for filename, label, *_ in meta}
+    rows = {
+        "meta": meta,
+        "train": [(name, label_of[name]) for name in train],
+        "evaluate": [(name, label_of[name]) for name in evaluate],
+        "test": [(name,) for name in evaluate],
+    }
+    scene_table_path(root, "train").parent.mkdir(parents=True, exist_ok=True)
+    for table, columns in SCENE_TABLES.items():
+        lines = ["\t".join(columns)] + ["\t".join(row) for row in rows[table]]
+        scene_table_path(root, table).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _check_scene_rows(meta: list[tuple], train: list[str], evaluate: list[str]) -> None:
+    """Raise :class:`MetadataError` for rows that the TAU tables cannot hold or read back."""
+    width = len(SCENE_TABLES["meta"])
+    for row in meta:
+        if len(row) != width or not all(isinstance(field, str) for field in row):
+            raise MetadataError(f"a meta row must be {width} strings "
+                                f"({', '.join(SCENE_TABLES['meta'])}), got {row!r}")
+        if not row[0] or any(_CONTROL_CHARACTER.search(field) for field in row):
+            raise MetadataError(f"meta row {row!r} has an empty file name or a field holding a "
+                                "tab, line break or other control character")
+        if row[1] not in SCENE_CLASSES:
+            raise MetadataError(f"{row[0]}: scene label {row[1]!r} is not in SCENE_CLASSES")
+    filenames = [row[0] for row in meta]
+    if len(set(filenames)) != len(filenames):
+        raise MetadataError("meta names a file twice: "
+                            f"{next(n for n in filenames if filenames.count(n) > 1)}")
+    for split, names in (("train", train), ("evaluate", evaluate)):
+        unknown = sorted(set(names) - set(filenames))
+        if unknown:
+            raise MetadataError(f"the {split} split names {len(unknown)} files that meta lacks, "
+                                f"e.g. {unknown[0]!r}")
+    both = sorted(set(train) & set(evaluate))
+    if both:
+        raise MetadataError(f"{len(both)} files are in both splits, e.g. {both[0]!r}")
+
+
+def _read_table(path: Path, columns: tuple[str, ...], sep: str,
+                quoting: int = csv.QUOTE_MINIMAL) -> pd.DataFrame:
     """Read a metadata table and check it has ``columns``; the errors name file and column."""
     if not path.is_file():
         raise DataNotFoundError(
             f"missing table {path}. " + HOW_TO_GET_DATA.format(root=path.parent)
         )
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, quoting=quoting)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise MetadataError(f"cannot parse {path}: {error}") from error
     missing = [column for column in columns if column not in table.columns]
@@ -92,6 +207,12 @@ def _read_table(path: Path, columns: tuple[str, ...], sep: str) -> pd.DataFrame:
     return table
 
 
+def _read_scene_table(root: Path, table: str) -> pd.DataFrame:
+    """One table of the TAU layout, as strings (tab-separated, no quoting)."""
+    return _read_table(scene_table_path(root, table), SCENE_TABLES[table], sep="\t",
+                       quoting=csv.QUOTE_NONE)
+
+
 def _check_root(root) -> Path:
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -99,48 +220,13 @@ def _check_root(root) -> Path:
     return root
 
 
-def default_scenes(progress: bool = True) -> Path:
-    """The book's offline data set: made once with the default settings, then reused.
-
-    The folder lives in :func:`audioprune_lite.cache.cache_home` under a name that
-    includes a hash of the generator's source code, so a changed generator makes a new
-    data set. It is written to a temporary folder and renamed when complete, so an
-    interrupted run never leaves a half-made data set behind.
-
-    Used by: Chapter 1 onwards and the command line's ``prepare`` (no ``--data``).
-
-    Parameters
-    ----------
-    progress : bool
-        Show a progress bar while the clips are made.
-
-    Returns
-    -------
-    pathlib.Path
-        The data set's root folder, in the TAU 2020 Mobile layout (read it with
-        :func:`load_scenes`).
-    """
-    version = hashlib.sha256(inspect.getsource(synthetic).encode()).hexdigest()[:12]
-    root = cache_home() / f"synthetic-scenes-{version}"
-    if not (root / "meta.csv").is_file():
-        staging = Path(tempfile.mkdtemp(prefix=".synthetic-scenes-", dir=root.parent))
-        try:
-            make_synthetic_scenes(staging, progress=progress)
-            try:
-                staging.replace(root)
-            except OSError:  # another process finished the same data set first
-                if not (root / "meta.csv").is_file():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return root
-
-
 def load_scenes(root, split: str = "train") -> pd.DataFrame:
     """Read one split of a data set in the TAU Urban Acoustic Scenes 2020 Mobile layout.
 
-    Used by: Chapter 1 (choosing clips to listen to), Chapter 2 onwards (training and
-    evaluation sets), and the command line.
+    Used by: Chapter 1 (choosing clips to listen to).
+
+    The chapters that train a network read their splits with it too, through
+    :func:`audioprune_lite.experiments.default_features`.
 
     Parameters
     ----------
@@ -169,16 +255,17 @@ def load_scenes(root, split: str = "train") -> pd.DataFrame:
     root = _check_root(root)
     if split not in (*SPLITS, "all"):
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)} or 'all'")
-    meta = _read_table(root / "meta.csv", SCENE_META_COLUMNS, sep="\t")
+    meta = _read_scene_table(root, "meta")
     unknown = sorted(set(meta["scene_label"]) - set(SCENE_CLASSES))
     if unknown:
         raise MetadataError(
-            f"{root / 'meta.csv'} has scene labels outside SCENE_CLASSES: {', '.join(unknown)}"
+            f"{scene_table_path(root, 'meta')} has scene labels outside SCENE_CLASSES: "
+            f"{', '.join(unknown)}"
         )
     if split == "all":
         table = meta
     else:
-        fold = _read_table(root / "evaluation_setup" / f"fold1_{split}.csv", ("filename",), "\t")
+        fold = _read_scene_table(root, split)
         missing = sorted(set(fold["filename"]) - set(meta["filename"]))
         if missing:
             raise MetadataError(
@@ -186,7 +273,7 @@ def load_scenes(root, split: str = "train") -> pd.DataFrame:
                 f"e.g. {missing[0]}"
             )
         table = fold[["filename"]].merge(meta, on="filename", how="left", validate="1:1")
-    table = table[list(SCENE_META_COLUMNS)].copy()
+    table = table[list(SCENE_TABLES["meta"])].copy()
     table["label"] = table["scene_label"].map(SCENE_CLASSES.index).astype("int64")
     table["path"] = [str(root / name) for name in table["filename"]]
     return table.reset_index(drop=True)
@@ -198,7 +285,7 @@ def device_split(train: pd.DataFrame, evaluate: pd.DataFrame) -> tuple[list[str]
     A device is *seen* when the training split has clips from it, and *unseen* when it
     appears only in the evaluation split (in TAU 2020 Mobile: s4, s5, s6).
 
-    Used by: Chapter 2 (accuracy on seen versus unseen devices) and later chapters.
+    Used by: Chapter 1 (which devices training never hears).
 
     Parameters
     ----------
@@ -218,8 +305,7 @@ def device_split(train: pd.DataFrame, evaluate: pd.DataFrame) -> tuple[list[str]
 def load_esc50(root) -> pd.DataFrame:
     """Read the ESC-50 environmental sound data set's metadata.
 
-    Used by: the real-data appendix and the command line's ``--data`` option
-    (``data_scripts/download_esc50.py`` fetches the data set).
+    ``data_scripts/download_esc50.py`` fetches the data set.
 
     Parameters
     ----------
@@ -261,8 +347,9 @@ def load_audio(path, sr: int = 44100, duration: float | None = None) -> np.ndarr
     file recorded at another rate is resampled to ``sr`` (librosa's default resampler,
     soxr "high quality").
 
-    Used by: Chapter 1 (listening and plotting clips) and, through
-    :func:`audioprune_lite.features.extract`, every chapter that trains a network.
+    Used by: Chapter 1 (listening and plotting clips).
+
+    :func:`audioprune_lite.features.extract` reads every clip with it.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data, models
+from . import data, models, synthetic
 from . import train as train_module
 from .features import LogMelConfig, extract
 from .models import DCASE21Baseline
@@ -72,7 +72,7 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     ----------
     root : str or Path, optional
         A data set in the TAU 2020 Mobile layout; by default
-        :func:`audioprune_lite.data.default_scenes` (made on first use).
+        :func:`audioprune_lite.synthetic.default_scenes` (made on first use).
     config : LogMelConfig
     progress : bool
     val_fraction, seed :
@@ -84,7 +84,7 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     -------
     SceneFeatures
     """
-    root = data.default_scenes(progress=progress) if root is None else root
+    root = synthetic.default_scenes(progress=progress) if root is None else root
     training = data.load_scenes(root, "train")
     evaluate = data.load_scenes(root, "evaluate")
     cache_dir = cache_home() / "features"

@@ -1,6 +1,6 @@
 """Print the speed of making the book's default data set and of log-mel extraction.
 
-Budgets (DESIGN.md, on 2 cores): data set plus features under 90 s; log-mel extraction at
+Budgets (on 2 cores): data set plus features under 90 s; log-mel extraction at
 least 300x faster than real time. Run: ``python benchmarks/data.py`` (or ``make bench``).
 """
 
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audioprune_lite.data import load_scenes, make_synthetic_scenes
+from audioprune_lite.data import load_scenes
 from audioprune_lite.features import LogMelConfig, extract, log_mel
+from audioprune_lite.synthetic import make_synthetic_scenes
 
 
 def main() -> None:
@@ -35,7 +36,8 @@ def main() -> None:
     print(f"default data set: {len(table)} clips of about {clip_s:.1f} s "
           f"({audio_s / 60:.1f} min of audio)")
     print(f"  generate: {generate_s:6.1f} s")
-    print(f"  features: {extract_s:6.1f} s  (reading + log-mel, {audio_s / extract_s:.0f}x real time)")
+    print(f"  features: {extract_s:6.1f} s  "
+          f"(reading + log-mel, {audio_s / extract_s:.0f}x real time)")
     print(f"  total:    {generate_s + extract_s:6.1f} s  (budget 90 s)")
 
     ten_seconds = np.random.default_rng(0).normal(scale=0.1, size=10 * config.sr).astype(np.float32)

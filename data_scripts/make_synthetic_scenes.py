@@ -17,12 +17,12 @@ Exit codes: 0 done, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from audioprune_lite.data import load_scenes
 from audioprune_lite.synthetic import DEFAULT_DEVICES, make_synthetic_scenes
 
 
@@ -49,16 +49,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def count_devices(root: Path, split: str) -> Counter:
-    """Clips per device in ``evaluation_setup/fold1_<split>.csv``, using meta.csv's devices."""
-    with open(root / "meta.csv", newline="", encoding="utf-8") as file:
-        device_of = {row["filename"]: row["source_label"]
-                     for row in csv.DictReader(file, delimiter="\t")}
-    split_file = root / "evaluation_setup" / f"fold1_{split}.csv"
-    with open(split_file, newline="", encoding="utf-8") as file:
-        return Counter(device_of[row["filename"]] for row in csv.DictReader(file, delimiter="\t"))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Make the data set and print what was written and how long it took."""
     args = parse_args(argv)
@@ -79,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = time.perf_counter() - start
 
-    splits = {split: count_devices(root, split) for split in ("train", "evaluate")}
+    splits = {split: Counter(load_scenes(root, split)["source_label"])
+              for split in ("train", "evaluate")}
     total = sum(sum(counts.values()) for counts in splits.values())
     print(f"Wrote {total} clips of {args.duration:g} s at {args.sr} Hz to {root} "
           f"in {seconds:.1f} s")

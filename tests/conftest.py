@@ -9,6 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
+from audioprune_lite.data import write_scene_tables
+
 SR = 16000
 
 
@@ -21,21 +23,13 @@ def tone(frequency: float, seconds: float = 0.5, sr: int = SR, amplitude: float 
 def write_tau_layout(root: Path, rows, train, evaluate, sr: int = SR) -> Path:
     """Write a TAU-layout data set: ``rows`` are (scene, city, location, segment, device)."""
     (root / "audio").mkdir(parents=True)
-    (root / "evaluation_setup").mkdir()
-    meta = ["filename\tscene_label\tidentifier\tsource_label"]
-    labels = {}
+    meta = []
     for index, (scene, city, location, segment, device) in enumerate(rows):
         filename = f"audio/{scene}-{city}-{location}-{segment}-{device}.wav"
         sf.write(root / filename, tone(200 + 50 * index, sr=sr), sr)
-        meta.append(f"{filename}\t{scene}\t{city}-{location}\t{device}")
-        labels[filename] = scene
-    (root / "meta.csv").write_text("\n".join(meta) + "\n")
-    names = list(labels)
-    for split, indices in (("train", train), ("evaluate", evaluate)):
-        lines = ["filename\tscene_label"] + [f"{names[i]}\t{labels[names[i]]}" for i in indices]
-        (root / "evaluation_setup" / f"fold1_{split}.csv").write_text("\n".join(lines) + "\n")
-    test_lines = ["filename"] + [names[i] for i in evaluate]
-    (root / "evaluation_setup" / "fold1_test.csv").write_text("\n".join(test_lines) + "\n")
+        meta.append((filename, scene, f"{city}-{location}", device))
+    write_scene_tables(root, meta, train=[meta[i][0] for i in train],
+                       evaluate=[meta[i][0] for i in evaluate])
     return root
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 from conftest import SR, tone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from audioprune_lite import data
 from audioprune_lite.data import (
     SCENE_CLASSES,
+    SCENE_TABLES,
     AudioFileError,
     DataNotFoundError,
     MetadataError,
@@ -18,6 +23,8 @@ from audioprune_lite.data import (
     load_audio,
     load_esc50,
     load_scenes,
+    scene_table_path,
+    write_scene_tables,
 )
 
 
@@ -25,6 +32,68 @@ def test_scene_classes_are_the_ten_tau_labels_in_alphabetical_order():
     assert len(SCENE_CLASSES) == 10
     assert list(SCENE_CLASSES) == sorted(SCENE_CLASSES)
     assert {"metro", "metro_station", "street_traffic", "tram"} <= set(SCENE_CLASSES)
+
+
+def test_scene_tables_are_those_of_tau():
+    """The headers of the TAU Urban Acoustic Scenes 2020 Mobile development set, as published."""
+    headers = {table: "\t".join(columns) for table, columns in SCENE_TABLES.items()}
+    assert headers == {
+        "meta": "filename\tscene_label\tidentifier\tsource_label",
+        "train": "filename\tscene_label",
+        "evaluate": "filename\tscene_label",
+        "test": "filename",
+    }
+    assert scene_table_path("root", "meta") == Path("root/meta.csv")
+    assert scene_table_path("root", "test") == Path("root/evaluation_setup/fold1_test.csv")
+    with pytest.raises(ValueError, match="validation"):
+        scene_table_path("root", "validation")
+
+
+# --- write_scene_tables ----------------------------------------------------------------
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+@st.composite
+def scene_rows(draw):
+    """Random meta rows with unique file names, and disjoint train and evaluate lists."""
+    names = draw(st.lists(TEXT.filter(bool), unique=True, max_size=8))
+    meta = [(name, draw(st.sampled_from(SCENE_CLASSES)), draw(TEXT), draw(TEXT)) for name in names]
+    split_of = [draw(st.sampled_from(("train", "evaluate", None))) for _ in names]
+    order = draw(st.permutations(names))
+    train = [n for n in order if split_of[names.index(n)] == "train"]
+    evaluate = [n for n in order if split_of[names.index(n)] == "evaluate"]
+    return meta, train, evaluate
+
+
+@settings(max_examples=60, deadline=None)
+@given(scene_rows())
+def test_written_tables_read_back_as_written(rows):
+    meta, train, evaluate = rows
+    with tempfile.TemporaryDirectory() as folder:
+        write_scene_tables(folder, meta, train, evaluate)
+        everything = load_scenes(folder, "all")
+        written = everything[list(SCENE_TABLES["meta"])].itertuples(index=False, name=None)
+        assert list(written) == meta
+        assert load_scenes(folder, "train")["filename"].tolist() == train
+        assert load_scenes(folder, "evaluate")["filename"].tolist() == evaluate
+        pd.testing.assert_frame_equal(load_scenes(folder, "test"), load_scenes(folder, "evaluate"))
+
+
+@pytest.mark.parametrize(("meta", "train", "evaluate", "message"), [
+    ([("a.wav", "park", "x-1")], [], [], "4 strings"),
+    ([("a.wav", "beach", "x-1", "a")], [], [], "beach"),
+    ([("", "park", "x-1", "a")], [], [], "empty file name"),
+    ([("a.wav", "park", "x\t1", "a")], [], [], "tab"),
+    ([("a.wav", "park", "x-1", "a\n")], [], [], "line break"),
+    ([("a.wav", "park", "x-1", "a"), ("a.wav", "bus", "y-2", "b")], [], [], "twice: a.wav"),
+    ([("a.wav", "park", "x-1", "a")], ["b.wav"], [], "train split.*b.wav"),
+    ([("a.wav", "park", "x-1", "a")], ["a.wav"], ["a.wav"], "both splits"),
+])
+def test_tables_that_could_not_be_read_back_are_refused(tmp_path, meta, train, evaluate, message):
+    with pytest.raises(MetadataError, match=message):
+        write_scene_tables(tmp_path, meta, train, evaluate)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- load_scenes -----------------------------------------------------------------------
@@ -103,7 +172,8 @@ def test_unknown_split_name_is_refused(tau_root):
 
 # --- ESC-50 ----------------------------------------------------------------------------
 
-def write_esc50(root, columns=("filename", "fold", "target", "category", "esc10", "src_file", "take")):
+def write_esc50(root, columns=("filename", "fold", "target", "category", "esc10", "src_file",
+                               "take")):
     (root / "meta").mkdir(parents=True)
     (root / "audio").mkdir()
     table = pd.DataFrame({
@@ -208,44 +278,3 @@ def test_bad_arguments_are_refused(tmp_path):
         load_audio(path, sr=SR, duration=0)
     with pytest.raises(ValueError, match="sample rate"):
         load_audio(path, sr=0)
-
-
-# --- the offline data set, through the same loader -------------------------------------
-
-def test_offline_scenes_are_read_by_the_real_data_loader(tmp_path):
-    root = data.make_synthetic_scenes(tmp_path / "scenes", clips_per_class=4, duration=0.25,
-                                      sr=SR, seed=3, progress=False)
-    train, evaluate, test = (load_scenes(root, s) for s in ("train", "evaluate", "test"))
-    assert set(train["scene_label"]) == set(SCENE_CLASSES)
-    assert not set(train["identifier"]) & set(evaluate["identifier"])
-    assert test["filename"].tolist() == evaluate["filename"].tolist()
-    seen, unseen = device_split(train, evaluate)
-    assert "a" in seen and unseen and not set(unseen) & set(train["source_label"])
-    y = load_audio(train["path"][0], sr=SR)
-    assert y.shape == (SR // 4,) and np.isfinite(y).all() and np.abs(y).max() > 0
-
-
-def test_default_scenes_are_made_once_and_never_left_half_written(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDIOPRUNE_HOME", str(tmp_path / "home"))
-    calls = []
-
-    def interrupted(root, progress):
-        calls.append(root)
-        (root / "audio").mkdir()
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(data, "make_synthetic_scenes", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        data.default_scenes(progress=False)
-    assert list((tmp_path / "home").iterdir()) == []
-
-    def tiny(root, progress):
-        calls.append(root)
-        return data.synthetic.make_synthetic_scenes(root, clips_per_class=2, duration=0.1,
-                                                    sr=SR, progress=False)
-
-    monkeypatch.setattr(data, "make_synthetic_scenes", tiny)
-    first = data.default_scenes(progress=False)
-    second = data.default_scenes(progress=False)
-    assert first == second and len(calls) == 2
-    assert len(load_scenes(first, "all")) > 0

@@ -1,24 +1,27 @@
-"""Tests of the offline scene synthesiser and of the TAU-layout data set it writes."""
+"""Tests of the offline scene synthesiser, the TAU-layout data set it writes, and its version."""
 
 from __future__ import annotations
 
-import csv
+import ast
 import re
+import shutil
 from collections import Counter
+from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from audioprune_lite import synthetic
+from audioprune_lite import data, synthetic
+from audioprune_lite.data import SCENE_CLASSES, SCENE_TABLES, load_scenes, scene_table_path
 from audioprune_lite.synthetic import (
     CITIES,
     DEFAULT_UNSEEN_DEVICES,
-    SCENE_CLASSES,
     make_synthetic_scenes,
     plan_clips,
     synthesize_scene,
+    writer,
 )
 
 SR = 16000
@@ -27,13 +30,7 @@ TINY = {"clips_per_class": 6, "duration": DURATION, "sr": SR, "progress": False}
 FILENAME = re.compile(
     rf"^audio/({'|'.join(SCENE_CLASSES)})-({'|'.join(CITIES)})-(\d+)-(\d+)-([a-z0-9]+)\.wav$"
 )
-
-
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """Header and rows of a tab-separated file."""
-    with open(path, newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file, delimiter="\t")
-        return reader.fieldnames, list(reader)
+PACKAGE = Path(synthetic.__file__).parent
 
 
 def all_files(root: Path) -> dict[str, bytes]:
@@ -48,11 +45,8 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tables(tiny):
-    """meta.csv rows by filename, and the file names of each split."""
-    _, meta = read_table(tiny / "meta.csv")
-    _, train = read_table(tiny / "evaluation_setup" / "fold1_train.csv")
-    _, evaluate = read_table(tiny / "evaluation_setup" / "fold1_evaluate.csv")
-    return {row["filename"]: row for row in meta}, train, evaluate
+    """The whole data set and its two labelled splits, as the TAU loader reads them."""
+    return load_scenes(tiny, "all"), load_scenes(tiny, "train"), load_scenes(tiny, "evaluate")
 
 
 # --- determinism ---------------------------------------------------------------------------
@@ -85,47 +79,40 @@ def test_a_segment_does_not_depend_on_what_was_made_before():
 def test_audio_file_names_follow_tau(tiny, tables):
     meta, _, _ = tables
     on_disk = sorted(f"audio/{p.name}" for p in (tiny / "audio").iterdir())
-    assert on_disk == sorted(meta)
-    for filename, row in meta.items():
-        scene, city, location, _segment, device = FILENAME.match(filename).groups()
-        assert row["scene_label"] == scene
-        assert row["identifier"] == f"{city}-{location}"
-        assert row["source_label"] == device
+    assert on_disk == sorted(meta["filename"])
+    for row in meta.itertuples():
+        scene, city, location, _segment, device = FILENAME.match(row.filename).groups()
+        assert (row.scene_label, row.identifier, row.source_label) == (
+            scene, f"{city}-{location}", device)
 
 
-def test_headers_are_exactly_those_of_tau(tiny):
-    setup = tiny / "evaluation_setup"
-    first_lines = {
-        path.name: path.read_text(encoding="utf-8").splitlines()[0]
-        for path in (tiny / "meta.csv", setup / "fold1_train.csv", setup / "fold1_evaluate.csv",
-                     setup / "fold1_test.csv")
-    }
-    assert first_lines == {
-        "meta.csv": "filename\tscene_label\tidentifier\tsource_label",
-        "fold1_train.csv": "filename\tscene_label",
-        "fold1_evaluate.csv": "filename\tscene_label",
-        "fold1_test.csv": "filename",
-    }
+def test_tables_are_written_with_the_layout_of_data(tiny):
+    for table, columns in SCENE_TABLES.items():
+        first_line = scene_table_path(tiny, table).read_text(encoding="utf-8").splitlines()[0]
+        assert first_line == "\t".join(columns)
 
 
-def test_fold_lists_agree_with_meta_and_disk(tiny, tables):
+def test_the_package_spells_no_table_or_column_of_its_own():
+    """The layout is defined once, in data: no string in the synthesiser's code names a column."""
+    names = {column for columns in SCENE_TABLES.values() for column in columns}
+    names |= {"meta.csv", "evaluation_setup"}
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        spelled = [node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and id(node) not in docstrings
+                   and isinstance(node.value, str)
+                   and (node.value in names or node.value.startswith("fold1_")
+                        or "\t".join(SCENE_TABLES["train"]) in node.value)]
+        assert spelled == [], path.name
+
+
+def test_splits_partition_the_clips_and_test_lists_the_evaluate_files(tables, tiny):
     meta, train, evaluate = tables
-    for row in train + evaluate:
-        assert row["filename"] in meta
-        assert row["scene_label"] == meta[row["filename"]]["scene_label"]
-        assert (tiny / row["filename"]).is_file()
-    train_names = [row["filename"] for row in train]
-    evaluate_names = [row["filename"] for row in evaluate]
-    assert len(set(train_names)) == len(train_names)
-    assert not set(train_names) & set(evaluate_names)
-    assert sorted(train_names + evaluate_names) == sorted(meta)
-
-
-def test_test_list_is_the_evaluate_list_without_labels(tiny, tables):
-    _, _, evaluate = tables
-    header, test = read_table(tiny / "evaluation_setup" / "fold1_test.csv")
-    assert header == ["filename"]
-    assert [row["filename"] for row in test] == [row["filename"] for row in evaluate]
+    assert sorted([*train["filename"], *evaluate["filename"]]) == sorted(meta["filename"])
+    assert load_scenes(tiny, "test")["filename"].tolist() == evaluate["filename"].tolist()
 
 
 def test_readme_says_what_the_data_is(tiny):
@@ -136,27 +123,25 @@ def test_readme_says_what_the_data_is(tiny):
 # --- splits and devices ---------------------------------------------------------------------
 
 def test_no_location_is_in_both_splits(tables):
-    meta, train, evaluate = tables
-    train_places = {meta[row["filename"]]["identifier"] for row in train}
-    evaluate_places = {meta[row["filename"]]["identifier"] for row in evaluate}
-    assert train_places and evaluate_places
-    assert not train_places & evaluate_places
+    _, train, evaluate = tables
+    assert len(train) and len(evaluate)
+    assert not set(train["identifier"]) & set(evaluate["identifier"])
 
 
 def test_every_class_is_in_both_splits(tables):
     _, train, evaluate = tables
-    assert {row["scene_label"] for row in train} == set(SCENE_CLASSES)
-    assert {row["scene_label"] for row in evaluate} == set(SCENE_CLASSES)
+    assert set(train["scene_label"]) == set(evaluate["scene_label"]) == set(SCENE_CLASSES)
 
 
 def test_unseen_devices_are_only_evaluated_and_a_dominates_training(tables):
-    meta, train, evaluate = tables
-    train_devices = Counter(meta[row["filename"]]["source_label"] for row in train)
-    evaluate_devices = Counter(meta[row["filename"]]["source_label"] for row in evaluate)
+    _, train, evaluate = tables
+    train_devices = Counter(train["source_label"])
+    evaluate_devices = Counter(evaluate["source_label"])
     assert set(train_devices) == {"a", "b", "c"}
     assert train_devices["a"] > train_devices["b"] + train_devices["c"]
     assert set(evaluate_devices) == {"a", "b", "c", *DEFAULT_UNSEEN_DEVICES}
     assert len(set(evaluate_devices.values())) == 1  # balanced over devices
+    assert data.device_split(train, evaluate) == (["a", "b", "c"], list(DEFAULT_UNSEEN_DEVICES))
 
 
 def test_default_sizes():
@@ -170,11 +155,11 @@ def test_default_sizes():
 def test_devices_record_the_same_segment(tiny, tables):
     """As in TAU, all devices of an evaluate segment hear the same scene."""
     meta, _, evaluate = tables
-    name = evaluate[0]["filename"]
-    stem = name.rsplit("-", 1)[0]
+    stem = evaluate["filename"][0].rsplit("-", 1)[0]
     reference, _ = sf.read(tiny / f"{stem}-a.wav")
     consumer, _ = sf.read(tiny / f"{stem}-b.wav")
-    other_segment = next(f for f in meta if f.endswith("-a.wav") and not f.startswith(stem))
+    other_segment = next(f for f in meta["filename"]
+                         if f.endswith("-a.wav") and not f.startswith(stem))
     unrelated, _ = sf.read(tiny / other_segment)
     assert np.corrcoef(reference, consumer)[0, 1] > 0.8
     assert abs(np.corrcoef(reference, unrelated)[0, 1]) < 0.3
@@ -184,11 +169,8 @@ def test_other_device_names_work_and_keep_their_responses(tmp_path):
     root = make_synthetic_scenes(tmp_path / "custom", clips_per_class=2, duration=0.1, sr=SR,
                                  devices=("ref", "phone", "x9"), unseen_devices=("x9",),
                                  progress=False)
-    _, meta = read_table(root / "meta.csv")
-    _, train = read_table(root / "evaluation_setup" / "fold1_train.csv")
-    device_of = {row["filename"]: row["source_label"] for row in meta}
-    assert {device_of[row["filename"]] for row in train} == {"ref", "phone"}
-    assert {row["source_label"] for row in meta} == {"ref", "phone", "x9"}
+    assert set(load_scenes(root, "train")["source_label"]) == {"ref", "phone"}
+    assert set(load_scenes(root, "all")["source_label"]) == {"ref", "phone", "x9"}
     assert synthetic.device_response("x9", seed=0) == synthetic.device_response("x9", seed=0)
     assert synthetic.device_response("x9", seed=0) != synthetic.device_response("x9", seed=1)
     assert synthetic.device_response("ref", reference=True) == synthetic.DEVICE_RESPONSES["a"]
@@ -198,7 +180,7 @@ def test_other_device_names_work_and_keep_their_responses(tmp_path):
 
 def test_files_have_the_requested_format(tiny, tables):
     meta, _, _ = tables
-    for filename in list(meta)[::7]:
+    for filename in meta["filename"][::7]:
         info = sf.info(tiny / filename)
         assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
         assert info.frames == round(DURATION * SR)
@@ -206,7 +188,7 @@ def test_files_have_the_requested_format(tiny, tables):
 
 def test_reference_clips_are_audible_and_never_clipped(tiny, tables):
     meta, _, _ = tables
-    for filename in (f for f in meta if f.endswith("-a.wav")):
+    for filename in (f for f in meta["filename"] if f.endswith("-a.wav")):
         y, _ = sf.read(tiny / filename)
         rms_db = 20 * np.log10(np.sqrt(np.mean(y**2)))
         assert np.isfinite(y).all()
@@ -220,6 +202,10 @@ def test_every_component_makes_sound_of_the_right_length():
         for part in recipe.parts.values():
             y = part.sound(rng, 4000, SR, **part.options)
             assert y.shape == (4000,) and np.isfinite(y).all()
+
+
+def test_every_class_has_a_recipe():
+    assert set(synthetic.SCENE_RECIPES) == set(SCENE_CLASSES)
 
 
 def test_indoor_rooms_ring_longer_than_outdoor_places():
@@ -271,15 +257,12 @@ def test_a_smaller_remake_leaves_no_stale_clips(tmp_path):
     root = make_synthetic_scenes(tmp_path / "scenes", clips_per_class=4, duration=0.1, sr=SR,
                                  progress=False)
     make_synthetic_scenes(root, clips_per_class=2, duration=0.1, sr=SR, progress=False)
-    _, meta = read_table(root / "meta.csv")
     assert sorted(f"audio/{p.name}" for p in (root / "audio").iterdir()) == sorted(
-        row["filename"] for row in meta
+        load_scenes(root, "all")["filename"]
     )
 
 
 def test_command_line_writes_the_data_set(tmp_path, capsys):
-    from importlib.util import module_from_spec, spec_from_file_location
-
     script = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthetic_scenes.py"
     spec = spec_from_file_location("make_synthetic_scenes_cli", script)
     cli = module_from_spec(spec)
@@ -290,5 +273,58 @@ def test_command_line_writes_the_data_set(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert (root / "meta.csv").is_file() and "seed=5" in (root / "README.md").read_text()
-    assert "Wrote" in out and "train" in out and "evaluate" in out
+    assert "Wrote 80 clips" in out and "train       20 clips (a: 10, b: 10)" in out
+    assert "evaluate    60 clips (a: 10, b: 10, c: 10, s4: 10, s5: 10, s6: 10)" in out
     assert cli.main(["--root", str(tmp_path / "bad"), "--duration", "0"]) == 2
+
+
+# --- the book's data set in the store --------------------------------------------------------
+
+def test_the_version_changes_with_any_file_of_the_package(tmp_path, monkeypatch):
+    before = synthetic.data_set_version()
+    copy = tmp_path / "synthetic"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(synthetic, "__path__", [str(copy)])
+    assert synthetic.data_set_version() == before  # the place of the files does not matter
+    for module in ("dsp.py", "sounds.py", "writer.py"):
+        path = copy / module
+        path.write_text(path.read_text() + "\n# edited\n")
+        assert synthetic.data_set_version() != before, module
+        before = synthetic.data_set_version()
+
+
+def test_the_version_changes_with_the_layout_module(tmp_path, monkeypatch):
+    before = synthetic.data_set_version()
+    edited = tmp_path / "edited_data.py"
+    edited.write_text(Path(data.__file__).read_text().replace('"scene_label"', '"scene"'))
+    spec = spec_from_file_location("edited_data", edited)
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(writer, "data", module)
+    assert synthetic.data_set_version() != before
+
+
+def test_default_scenes_are_made_once_and_never_left_half_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOPRUNE_HOME", str(tmp_path / "home"))
+    calls = []
+
+    def interrupted(root, progress):
+        calls.append(root)
+        (root / "audio").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "make_synthetic_scenes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.default_scenes(progress=False)
+    assert list((tmp_path / "home").iterdir()) == []
+
+    def tiny(root, progress):
+        calls.append(root)
+        return make_synthetic_scenes(root, clips_per_class=2, duration=0.1, sr=SR, progress=False)
+
+    monkeypatch.setattr(writer, "make_synthetic_scenes", tiny)
+    first = synthetic.default_scenes(progress=False)
+    second = synthetic.default_scenes(progress=False)
+    assert first == second and len(calls) == 2
+    assert first.name == f"synthetic-scenes-{synthetic.data_set_version()}"
+    assert len(load_scenes(first, "all")) > 0
