@@ -38,6 +38,7 @@ __all__ = [
     "DataNotFoundError",
     "MetadataError",
     "device_split",
+    "layout_of",
     "load_audio",
     "load_esc50",
     "load_scenes",
@@ -211,6 +212,33 @@ def _read_scene_table(root: Path, table: str) -> pd.DataFrame:
     """One table of the TAU layout, as strings (tab-separated, no quoting)."""
     return _read_table(scene_table_path(root, table), SCENE_TABLES[table], sep="\t",
                        quoting=csv.QUOTE_NONE)
+
+
+def layout_of(root) -> str:
+    """Which data set layout a folder holds.
+
+    Parameters
+    ----------
+    root : str or Path
+
+    Returns
+    -------
+    {"tau", "esc50"}
+        ``"tau"`` when the folder has ``meta.csv`` (TAU 2020 Mobile or the offline scenes),
+        ``"esc50"`` when it has ``meta/esc50.csv``.
+
+    Raises
+    ------
+    DataNotFoundError
+        The folder is missing or holds neither table; the message says how to get data.
+    """
+    root = _check_root(root)
+    if scene_table_path(root, "meta").is_file():
+        return "tau"
+    if (root / "meta" / "esc50.csv").is_file():
+        return "esc50"
+    raise DataNotFoundError(f"{root} holds neither meta.csv (TAU layout) nor meta/esc50.csv "
+                            "(ESC-50). " + HOW_TO_GET_DATA.format(root=root))
 
 
 def _check_root(root) -> Path:

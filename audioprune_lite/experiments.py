@@ -37,15 +37,19 @@ class SceneFeatures:
     Attributes
     ----------
     X_train, y_train : numpy.ndarray
-        Training features (N, 1, n_mels, frames) and labels, validation locations removed.
+        Training features (N, 1, n_mels, frames) and labels, the validation split removed.
     X_val, y_val : numpy.ndarray
-        Validation split, carved from the training split by location.
+        Validation split, carved from the training split by location (TAU) or fold (ESC-50).
     X_eval, y_eval : numpy.ndarray
         The evaluation split (reported, never used to choose anything).
     train, val, evaluate : pandas.DataFrame
-        The matching rows of :func:`audioprune_lite.data.load_scenes`.
+        The matching rows of :func:`audioprune_lite.data.load_scenes` (or
+        :func:`audioprune_lite.data.load_esc50`).
+    classes : list of str
+        The class names; a label is a position in this list.
     seen, unseen : list of str
-        Devices of the evaluation split present / absent in training.
+        Devices of the evaluation split present / absent in training (empty for a data set
+        without devices, such as ESC-50).
     """
 
     X_train: np.ndarray
@@ -57,6 +61,7 @@ class SceneFeatures:
     train: pd.DataFrame
     val: pd.DataFrame
     evaluate: pd.DataFrame
+    classes: list
     seen: list
     unseen: list
 
@@ -64,41 +69,62 @@ class SceneFeatures:
 def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress: bool = True,
                      val_fraction: float = 0.2, seed: int = 0,
                      duration: float | None = None) -> SceneFeatures:
-    """Features of a TAU-layout data set (by default the book's offline scenes), split three ways.
+    """Features of a data set (by default the book's offline scenes), split three ways.
 
-    Used by: Chapters 2 to 6 and the command line's ``prepare``.
+    A TAU-layout data set (the offline scenes, TAU 2020 Mobile) keeps its own training and
+    evaluation splits, and validation locations are carved from training with
+    :func:`audioprune_lite.train.location_split`. ESC-50 is split by its own five folds,
+    which keep the clips cut from one recording together: folds 1-3 train, fold 4
+    validates, fold 5 evaluates.
+
+    Used by: Chapters 2, 3, 4, 5 and 7, and the command line.
 
     Parameters
     ----------
     root : str or Path, optional
-        A data set in the TAU 2020 Mobile layout; by default
+        A data set in the TAU 2020 Mobile or the ESC-50 layout; by default
         :func:`audioprune_lite.synthetic.default_scenes` (made on first use).
     config : LogMelConfig
     progress : bool
     val_fraction, seed :
-        Passed to :func:`audioprune_lite.train.location_split`.
+        Passed to :func:`audioprune_lite.train.location_split` (TAU layout only).
     duration : float, optional
         Trim or pad every clip to this many seconds (e.g. shorter TAU clips for a quick run).
 
     Returns
     -------
     SceneFeatures
+
+    Raises
+    ------
+    DataNotFoundError
+        ``root`` holds neither layout; the message says how to get data.
     """
     root = synthetic.default_scenes(progress=progress) if root is None else root
-    training = data.load_scenes(root, "train")
-    evaluate = data.load_scenes(root, "evaluate")
+    if data.layout_of(root) == "esc50":
+        table = data.load_esc50(root)
+        training = table[table["fold"] < 5].reset_index(drop=True)
+        evaluate = table[table["fold"] == 5].reset_index(drop=True)
+        is_val = (training["fold"] == 4).to_numpy()
+        train_index, val_index = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        classes = list(table.sort_values("target").drop_duplicates("target")["category"])
+        seen, unseen = [], []
+    else:
+        training = data.load_scenes(root, "train")
+        evaluate = data.load_scenes(root, "evaluate")
+        train_index, val_index = location_split(training, val_fraction, seed)
+        classes = list(data.SCENE_CLASSES)
+        seen, unseen = data.device_split(training, evaluate)
     cache_dir = cache_home() / "features"
     X, y = extract(training, config, cache_dir=cache_dir, progress=progress, duration=duration)
     X_eval, y_eval = extract(evaluate, config, cache_dir=cache_dir, progress=progress,
                              duration=duration)
-    train_index, val_index = location_split(training, val_fraction, seed)
-    seen, unseen = data.device_split(training, evaluate)
     return SceneFeatures(
         X_train=X[train_index], y_train=y[train_index], X_val=X[val_index], y_val=y[val_index],
         X_eval=X_eval, y_eval=y_eval,
         train=training.iloc[train_index].reset_index(drop=True),
         val=training.iloc[val_index].reset_index(drop=True),
-        evaluate=evaluate, seen=seen, unseen=unseen,
+        evaluate=evaluate, classes=classes, seen=seen, unseen=unseen,
     )
 
 
@@ -111,7 +137,8 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     trains (:mod:`audioprune_lite.train`, :mod:`audioprune_lite.models`, torch's version), so
     a change to any of them trains again. An entry that cannot be read is trained again.
 
-    Used by: :func:`trained_baseline` (Chapter 2) and the later chapters' experiments.
+    Used by: :func:`trained_baseline`, :func:`audioprune_lite.reproduce.pruning_study` and the
+    command line's ``finetune``.
 
     Parameters
     ----------
@@ -169,7 +196,8 @@ def trained_baseline(features: SceneFeatures | None = None, progress: bool = Tru
 
     Trained once (about a minute on two CPU cores) and then read from the cache.
 
-    Used by: Chapter 2 (where it is trained and studied) and Chapters 3 to 6.
+    Used by: Chapter 2 (where it is trained and studied), Chapters 3, 4, 5 and 7, and the
+    command line.
 
     Parameters
     ----------
@@ -188,7 +216,7 @@ def trained_baseline(features: SceneFeatures | None = None, progress: bool = Tru
     settings = {**BASELINE_TRAINING, **training}
     features = default_features(progress=progress) if features is None else features
     torch.manual_seed(settings["seed"])  # the initial weights are part of the cache key
-    model = DCASE21Baseline(n_mels=features.X_train.shape[2])
+    model = DCASE21Baseline(n_classes=len(features.classes), n_mels=features.X_train.shape[2])
     model.set_input_statistics(features.X_train)
     return cached_fit(model, (features.X_train, features.y_train), (features.X_val, features.y_val),
                       name="dcase21-baseline", progress=progress, **settings)
