@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
+import sys
 from pathlib import Path
 
 import nbclient
@@ -14,9 +14,8 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-spec = importlib.util.spec_from_file_location("student_edition", ROOT / "scripts" / "student_edition.py")
-student_edition = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(student_edition)
+sys.path.insert(0, str(ROOT / "scripts"))
+import editions  # noqa: E402
 
 
 def python_source(source: str) -> str:
@@ -38,7 +37,7 @@ def names_used(source: str) -> set[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solutions_are_removed_and_nothing_else(path):
     original = nbformat.read(path, as_version=4)
-    edition = student_edition.remove_solutions(original)
+    edition = editions.remove_solutions(original)
     text = "\n".join(cell.source for cell in edition.cells)
     assert "solution-start" not in text and "solution-end" not in text
     exercises = sum(cell.source.count("```{exercise}") for cell in original.cells)
@@ -56,7 +55,7 @@ def test_solutions_are_removed_and_nothing_else(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_later_cells_never_need_what_a_solution_defined(path):
     original = nbformat.read(path, as_version=4)
-    edition = student_edition.remove_solutions(original)
+    edition = editions.remove_solutions(original)
     kept = {c.source for c in edition.cells if c.cell_type == "code"}
     defined_in_solutions = set()
     for cell in original.cells:
@@ -75,17 +74,22 @@ def test_unbalanced_solutions_are_refused():
         nbformat.v4.new_code_cell("answer = 42"),
     ])
     with pytest.raises(ValueError, match="no matching solution-end"):
-        student_edition.remove_solutions(notebook)
+        editions.remove_solutions(notebook)
     notebook.cells.append(nbformat.v4.new_markdown_cell("```{solution-end}\n```\nAfter."))
-    edition = student_edition.remove_solutions(notebook)
+    edition = editions.remove_solutions(notebook)
     assert [c.source for c in edition.cells] == ["```{exercise}\n:label: x\nDo it.\n```", "After."]
 
 
 @pytest.mark.student
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_student_edition_executes(path):
-    """Run by `make test` after the book build, so data and models come from its cache."""
-    edition = student_edition.remove_solutions(nbformat.read(path, as_version=4))
+    """Run by `make test` after the book build: the edition is made from its executed
+    notebooks, and data and models come from its cache."""
+    executed = editions.EXECUTED / path.name
+    if not executed.is_file():
+        pytest.fail(f"no {executed}: run `make book` first")
+    citations = editions.read_citations(editions.BIBLIOGRAPHY)
+    edition = editions.edition(executed, solutions=False, citations=citations)
     client = nbclient.NotebookClient(edition, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
