@@ -34,6 +34,7 @@ __all__ = [
     "CarbonReport",
     "carbon_intensities",
     "equivalents",
+    "mean_power_w",
     "track",
 ]
 
@@ -64,7 +65,7 @@ _COUNTER_MODES = {"intel_rapl": "RAPL energy counters", "windows_emi": "Windows 
 class CarbonReport:
     """What :func:`track` measured for one block of code; filled when the block exits.
 
-    Used by: Chapter 5 (and the fine-tuning runs of Chapter 4).
+    :func:`track` yields it; Chapter 5 reads every field, Chapter 4 the power sources.
 
     Attributes
     ----------
@@ -133,9 +134,10 @@ def carbon_intensities() -> pd.DataFrame:
 
     codecarbon ships annual national figures (its columns are those of Our World in Data's
     energy data set; the year is given per country) and converts a country's generation mix
-    into g CO2eq/kWh when no intensity is given directly; this function does the same, so
-    its numbers are the ones :func:`track` applies. A yearly national average: the intensity
-    at a given hour can be far from it.
+    into g CO2eq/kWh when no intensity is given directly. This function asks codecarbon's
+    own conversion (``Emissions.get_country_emissions`` for 1 kWh, as its offline tracker
+    does), so its numbers are the ones :func:`track` applies. A yearly national average:
+    the intensity at a given hour can be far from it.
 
     Used by: :func:`track` and Chapter 5 (the country widget).
 
@@ -146,13 +148,16 @@ def carbon_intensities() -> pd.DataFrame:
         ``year``, sorted by country name.
     """
     from codecarbon.core.emissions import Emissions
+    from codecarbon.core.units import Energy
+    from codecarbon.external.geography import GeoMetadata
     from codecarbon.input import DataSource
 
-    mix = DataSource().get_global_energy_mix_data()
+    data = DataSource()
+    emissions, one_kwh = Emissions(data), Energy.from_energy(kWh=1)
     rows = {code: {"country": entry["country_name"],
-                   "g_per_kwh": 1000 * Emissions._global_energy_mix_to_emissions_rate(entry).kgs_per_kWh,
+                   "g_per_kwh": 1000 * emissions.get_country_emissions(one_kwh, GeoMetadata(code)),
                    "year": entry.get("year")}
-            for code, entry in mix.items()}
+            for code, entry in data.get_global_energy_mix_data().items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("iso_code").sort_values("country")
 
 
@@ -167,42 +172,50 @@ def _intensity(country_iso_code: str) -> float:
     return float(table.loc[code, "g_per_kwh"])
 
 
-def _cpu_source(device) -> str:
-    mode = getattr(device, "_mode", None)
-    tdp = getattr(device, "_tdp", None)
+# How codecarbon obtains power has no public API (codecarbon 3.3). The functions below
+# read these private attributes, and tests/test_carbon.py checks each of them on real
+# codecarbon objects, so that an upgrade that renames or repurposes one fails there:
+# the tracker's ``_hardware`` (the device objects it set up), a CPU device's ``_mode`` and
+# ``_tdp``, a RAM device's ``_force_ram_power``, and ``TDP._get_cpu_power_from_registry``
+# (is a CPU model in codecarbon's table?). Where one is missing, a report says "unknown".
+
+def _cpu_source(device, tracking_mode: str) -> str:
+    """How codecarbon obtains the CPU's power, from its CPU device object."""
+    mode, tdp = getattr(device, "_mode", None), getattr(device, "_tdp", None)
     if mode in _COUNTER_MODES:
         return f"measured: {_COUNTER_MODES[mode]}"
-    if getattr(device, "_is_generic_tdp", False):
-        origin = "codecarbon's generic value, the CPU being unknown"
-    else:
-        origin = _tdp_origin(getattr(device, "_model", ""))
+    watts = f"{tdp:g} W" if isinstance(tdp, (int, float)) else "unknown watts"
     if mode == "cpu_load":
-        whose = "this process's" if getattr(device, "_tracking_mode", "") == "process" else "the machine's"
-        return f"estimated: {whose} CPU load x a TDP of {tdp:g} W ({origin})"
+        whose = "this process's" if tracking_mode == "process" else "the machine's"
+        return f"estimated: {whose} CPU load x a TDP of {watts} ({_tdp_origin()})"
     if mode == "constant":
-        return f"estimated: constant, half a TDP of {tdp:g} W ({origin})"
+        return f"estimated: constant, half a TDP of {watts} ({_tdp_origin()})"
     return f"unknown (codecarbon CPU mode {mode!r})"
 
 
 @lru_cache
-def _tdp_origin(model: str) -> str:
-    """Whether codecarbon found ``model`` in its CPU table or fell back on a per-thread default."""
+def _tdp_origin() -> str:
+    """Where codecarbon's TDP for this CPU comes from: its table, a per-thread default, or neither."""
     from codecarbon.core import cpu
     from codecarbon.core.hardware_cache import get_cached_tdp
 
-    if model and get_cached_tdp(cpu)._get_cpu_power_from_registry(model):
-        return f"from codecarbon's table of CPU models, for {model!r}"
-    return f"{model!r} is not in codecarbon's table of CPU models: a default power per CPU thread"
+    found = get_cached_tdp(cpu)  # the model codecarbon detected, and the TDP it found for it
+    if found.tdp is None:
+        return "codecarbon's generic value, the CPU being unknown"
+    if found._get_cpu_power_from_registry(found.model):
+        return f"from codecarbon's table of CPU models, for {found.model!r}"
+    return (f"{found.model!r} is not in codecarbon's table of CPU models: "
+            "a default power per CPU thread")
 
 
-def _power_sources(hardware) -> dict:
+def _power_sources(hardware, tracking_mode: str) -> dict:
     """How codecarbon obtains the power of each part, from the hardware objects it set up."""
     sources = {"cpu_power_source": "not tracked", "ram_power_source": "not tracked",
                "gpu_power_source": "none: no GPU found"}
     for device in hardware:
         kind = type(device).__name__
         if kind == "CPU":
-            sources["cpu_power_source"] = _cpu_source(device)
+            sources["cpu_power_source"] = _cpu_source(device, tracking_mode)
         elif kind == "RAM":
             forced = getattr(device, "_force_ram_power", None)
             sources["ram_power_source"] = (
@@ -318,8 +331,10 @@ def _fill(report: CarbonReport, tracker, emissions) -> None:
     report.emissions_kg = emissions
     report.tracking_mode = data.tracking_mode
     report.cpu_model = data.cpu_model or ""
-    for field, value in _power_sources(getattr(tracker, "_hardware", [])).items():
-        setattr(report, field, value)
+    hardware = getattr(tracker, "_hardware", None)
+    if hardware is not None:
+        for field, value in _power_sources(hardware, data.tracking_mode).items():
+            setattr(report, field, value)
 
 
 def equivalents(kg: float) -> dict:
@@ -351,3 +366,28 @@ def equivalents(kg: float) -> dict:
     seed_share = car_miles / SEED_RUN["car_miles"]
     return {"car_miles": car_miles, "car_km": car_miles * KM_PER_MILE,
             "seed_run_share": seed_share, "seed_gpu_seconds": seed_share * SEED_RUN["hours"] * 3600}
+
+
+def mean_power_w(runs: pd.DataFrame) -> float:
+    """The mean power of measured runs: their total energy over their total duration, in watts.
+
+    Where codecarbon estimates power from constants, every run's energy is close to its
+    duration times this power.
+
+    Used by: Chapters 4 and 5.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run, with columns ``energy_kwh`` and ``wall_time_s`` (the table of
+        :func:`audioprune_lite.fewer_examples.run_fewer_examples`).
+
+    Returns
+    -------
+    float
+    """
+    seconds = float(runs["wall_time_s"].sum())
+    if not seconds > 0:
+        raise ValueError(f"the runs last {seconds} s in total: "
+                         "there is no duration to average power over")
+    return 3.6e6 * float(runs["energy_kwh"].sum()) / seconds

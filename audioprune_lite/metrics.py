@@ -1,8 +1,9 @@
 """What a network costs: parameters, multiply-accumulate operations, bytes and latency.
 
-Chapter 2 measures the baseline with these functions; chapters 3 to 6 compare pruned
-networks with it. ``input_shape`` always includes the batch dimension, e.g.
-``(1, 1, 40, 500)`` for one 10-s clip.
+Chapter 2 measures the baseline with these functions; chapter 3 compares pruned
+networks with it, and ``audioprune reproduce`` (chapter 6) reports the same counts.
+``input_shape`` always includes the batch dimension, e.g. ``(1, 1, 40, 500)`` for one
+10-s clip.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["count_macs", "count_params", "layer_summary", "measure_latency", "model_size_bytes"]
+__all__ = ["count_macs", "count_params", "count_params_keras", "layer_summary", "measure_latency",
+           "model_size_bytes"]
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of parameters (weights and biases).
 
-    Used by: Chapters 2 to 6.
+    Used by: Chapters 2, 3 and 4, and :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
     ----------
@@ -29,13 +33,42 @@ def count_params(model: nn.Module, trainable_only: bool = True) -> int:
     trainable_only : bool
         Count only parameters that training updates. Buffers such as batch
         normalisation's running mean and variance are never counted here (Keras counts
-        them as "non-trainable parameters": add them yourself to compare).
+        them as "non-trainable parameters": :func:`count_params_keras` does too).
 
     Returns
     -------
     int
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_params_keras(model: nn.Module) -> int:
+    """Number of parameters as Keras counts them: the count the papers and the DCASE baseline give.
+
+    Keras' ``model.count_params()`` counts every weight of every layer, trainable or not:
+    the weights and biases, and for batch normalisation all four vectors per channel,
+    the scale and shift (PyTorch's ``weight`` and ``bias`` parameters) and the running
+    mean and variance (PyTorch's ``running_mean`` and ``running_var`` buffers, which
+    :func:`count_params` leaves out). Other buffers, such as ``num_batches_tracked`` or
+    :class:`~audioprune_lite.models.DCASE21Baseline`'s stored input statistics, are not
+    layer weights in Keras and are not counted. The DCASE 2021 baseline has 46,118
+    parameters in PyTorch's count and 46,246 in this one.
+
+    Used by: Chapter 3 (pruned networks beside the paper's table) and
+    :func:`audioprune_lite.reproduce.pruning_study`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    int
+    """
+    running = sum(norm.running_mean.numel() + norm.running_var.numel()
+                  for norm in model.modules()
+                  if isinstance(norm, _BATCH_NORMS) and norm.running_mean is not None)
+    return count_params(model, trainable_only=False) + running
 
 
 def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
@@ -103,7 +136,7 @@ def count_macs(model: nn.Module, input_shape) -> int:
     2 % with torchinfo's "mult-adds", the count the DCASE challenge asks for: 286.6 M for
     the baseline on one 40 x 500 input.
 
-    Used by: Chapters 2 to 6.
+    Used by: Chapters 2 and 3, and :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
     ----------

@@ -2,6 +2,7 @@
 
 Each function draws into a matplotlib ``Axes`` it is given (or makes a figure) and
 returns it, so a notebook cell stays one line and a student can restyle the result.
+The functions come in the order of the chapters that draw them.
 """
 
 from __future__ import annotations
@@ -13,18 +14,25 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .carbon import mean_power_w
 from .features import LogMelConfig, log_mel, mel_filter_bank
 
 __all__ = [
     "plot_confusion",
+    "plot_cost_by_share",
     "plot_criteria_comparison",
     "plot_device_accuracy",
     "plot_distance_heatmap",
+    "plot_emissions_by_grid",
+    "plot_energy_against_time",
+    "plot_energy_by_phase",
+    "plot_fewer_examples",
     "plot_filter_bank",
     "plot_filters",
     "plot_history",
     "plot_log_mel",
     "plot_log_mel_grid",
+    "plot_pruning_study",
     "plot_selection_timing",
     "plot_spectrum",
     "plot_waveform",
@@ -103,7 +111,7 @@ def plot_log_mel(
 ):
     """Draw a log-mel spectrogram with time in seconds and frequency on the mel scale.
 
-    Used by: Chapter 1 (and later chapters to show network inputs).
+    Used by: Chapter 1.
 
     Parameters
     ----------
@@ -447,4 +455,222 @@ def plot_selection_timing(timings: pd.DataFrame, ax=None, title: str | None = No
     ax.set_xticks(sorted(timings["filters"].unique()))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}"))
     ax.legend(title=None, fontsize="small")
+    return ax
+
+
+# --- Chapter 4: fine-tuning with fewer examples -------------------------------------------------
+
+def _by_share(study: pd.DataFrame, labels) -> pd.DataFrame:
+    """A fewer-examples study's runs with the ``percent`` of data used and a ``starting point``."""
+    start = study["start"].map(labels) if labels else study["start"]
+    return study.assign(percent=(100 * study["fraction"]).round().astype(int),
+                        **{"starting point": start})
+
+
+def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: float | None = None,
+                        ax=None, title: str | None = None):
+    """Draw accuracy against the share of training data used for fine-tuning, one line per start.
+
+    Each point is the mean over the seeds, with a bar of one standard deviation either side.
+
+    Used by: Chapter 4.
+
+    Parameters
+    ----------
+    study : pandas.DataFrame
+        One row per run, as :func:`audioprune_lite.fewer_examples.run_fewer_examples`
+        returns it: columns ``start``, ``fraction`` (0 to 1) and ``accuracy`` (0 to 1).
+    labels : dict of str to str, optional
+        Readable names of the starting points, in the order of the legend, e.g.
+        :data:`audioprune_lite.fewer_examples.START_LABELS`.
+    baseline_accuracy : float, optional
+        The unpruned network's accuracy (0 to 1), drawn as a dotted line.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots()[1]
+    frame = _by_share(study, labels).assign(accuracy=100 * study["accuracy"])
+    sns.lineplot(data=frame, x="percent", y="accuracy", hue="starting point", marker="o",
+                 errorbar="sd", hue_order=list(labels.values()) if labels else None,
+                 err_style="bars", err_kws={"capsize": 3}, ax=ax)
+    if baseline_accuracy is not None:
+        ax.axhline(100 * baseline_accuracy, color="grey", linestyle=":", label="unpruned baseline")
+    ax.set(xlabel="share of the training data used for fine-tuning (%)", ylabel="accuracy (%)",
+           title=title, xticks=sorted(frame["percent"].unique()))
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = None):
+    """Draw the wall time and the energy of each fine-tuning run against the share of data used.
+
+    Two panels side by side, one line per starting point (mean and one standard deviation
+    over the seeds); runs on 0 % of the data (no fine-tuning) are left out. Without power
+    counters the energy panel is the time panel in other units (Chapter 5).
+
+    Used by: Chapter 4.
+
+    Parameters
+    ----------
+    study : pandas.DataFrame
+        One row per run, as :func:`audioprune_lite.fewer_examples.run_fewer_examples`
+        returns it: columns ``start``, ``fraction``, ``wall_time_s`` and ``energy_kwh``.
+    labels : dict of str to str, optional
+        Readable names of the starting points, in the order of the legend.
+    title : str, optional
+        Title of the whole figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    runs = _by_share(study[study["fraction"] > 0], labels)
+    runs = runs.assign(energy_wh=1000 * runs["energy_kwh"])
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    panels = (("wall_time_s", "wall time (s)", "fine-tuning time"),
+              ("energy_wh", "energy (Wh)", "energy, as codecarbon estimates it"))
+    for ax, (column, label, panel) in zip(axes, panels):
+        sns.lineplot(data=runs, x="percent", y=column, hue="starting point", marker="o",
+                     errorbar="sd", hue_order=list(labels.values()) if labels else None,
+                     err_style="bars", legend=ax is axes[0], ax=ax)
+        ax.set(xlabel="share of the training data (%)", ylabel=label, title=panel)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+# --- Chapter 5: energy and CO2 ------------------------------------------------------------------
+
+def plot_energy_by_phase(phases, ax=None, title: str | None = None):
+    """Draw the energy of each phase as a horizontal bar, stacked from its CPU, RAM and GPU parts.
+
+    Used by: Chapter 5.
+
+    Parameters
+    ----------
+    phases : mapping of str to mapping
+        Phase name (one bar, top to bottom) to its ``cpu_energy_kwh``, ``ram_energy_kwh``
+        and ``gpu_energy_kwh`` in kWh, e.g. a
+        :meth:`audioprune_lite.carbon.CarbonReport.as_series` or a row of the
+        fewer-examples table.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    parts = {"CPU": "cpu_energy_kwh", "RAM": "ram_energy_kwh", "GPU": "gpu_energy_kwh"}
+    watt_hours = pd.DataFrame({part: [1000 * float(energy[column]) for energy in phases.values()]
+                               for part, column in parts.items()}, index=list(phases))
+    ax = ax or plt.subplots(figsize=(8, 1 + 0.4 * len(watt_hours)))[1]
+    watt_hours.plot.barh(stacked=True, width=0.7, ax=ax)
+    ax.invert_yaxis()  # the first phase on top
+    ax.set(xlabel="energy (Wh), as codecarbon estimates it", ylabel="", title=title)
+    return ax
+
+
+def plot_energy_against_time(runs: pd.DataFrame, labels=None, ax=None, title: str | None = None):
+    """Draw the energy of each run against its duration, and the line of the runs' mean power.
+
+    Runs whose power is estimated from constants sit on the line through the origin whose
+    slope is the mean power (:func:`audioprune_lite.carbon.mean_power_w`); measured runs
+    scatter around it.
+
+    Used by: Chapter 5.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run: columns ``start``, ``wall_time_s`` and ``energy_kwh``, as in the
+        table of :func:`audioprune_lite.fewer_examples.run_fewer_examples`.
+    labels : dict of str to str, optional
+        Readable names of the starting points, in the order of the legend.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots()[1]
+    frame = runs.assign(energy_wh=1000 * runs["energy_kwh"])
+    frame = frame.assign(start=frame["start"].map(labels)) if labels else frame
+    sns.scatterplot(data=frame, x="wall_time_s", y="energy_wh", hue="start",
+                    hue_order=list(labels.values()) if labels else None, ax=ax)
+    watts, longest = mean_power_w(runs), float(runs["wall_time_s"].max())
+    ax.plot([0, longest], [0, watts * longest / 3600], color="grey", linestyle=":",
+            label=f"{watts:.1f} W")
+    ax.set(xlabel="duration (s)", ylabel="energy (Wh)", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_emissions_by_grid(intensities: pd.DataFrame, energy_kwh: float, ax=None,
+                           title: str | None = None):
+    """Draw the CO2 that the same energy emits on different countries' grids, as horizontal bars.
+
+    Used by: Chapter 5.
+
+    Parameters
+    ----------
+    intensities : pandas.DataFrame
+        Rows of :func:`audioprune_lite.carbon.carbon_intensities` (columns ``country``
+        and ``g_per_kwh``), one bar each, top to bottom.
+    energy_kwh : float
+        The energy, in kWh.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots()[1]
+    ax.barh(intensities["country"], energy_kwh * intensities["g_per_kwh"], color="tab:green")
+    ax.invert_yaxis()  # the first row on top
+    ax.set(xlabel="g CO2eq", ylabel="", title=title)
+    return ax
+
+
+# --- Chapter 6: the whole study ------------------------------------------------------------------
+
+def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
+    """Draw accuracy after fine-tuning per pruned layer set, one marker per criterion.
+
+    Each marker is the mean over seeds with its 95 % interval; a dotted line marks the
+    unpruned network as trained and a dashed one the unpruned network fine-tuned alike
+    (the rows with ``pruned == "none"``, methods ``"none"`` and ``"fine-tuned"``).
+
+    Used by: Chapter 6.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        As :func:`audioprune_lite.reproduce.pruning_study` returns it: columns ``pruned``,
+        ``method`` and ``accuracy`` (0 to 1), one row per run.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    unpruned = 100 * runs[runs["pruned"] == "none"].groupby("method")["accuracy"].mean()
+    pruned = runs[runs["pruned"] != "none"]
+    sns.pointplot(data=pruned.assign(accuracy=100 * pruned["accuracy"]), x="pruned", y="accuracy",
+                  hue="method", dodge=0.3, errorbar=("ci", 95), linestyle="none",
+                  markers=["o", "s", "^", "D"][:pruned["method"].nunique()], ax=ax)
+    for method, style, label in (("none", ":", "unpruned, as trained"),
+                                 ("fine-tuned", "--", "unpruned, fine-tuned alike")):
+        if method in unpruned:
+            ax.axhline(unpruned[method], color="grey", linestyle=style, label=label)
+    ax.set(ylabel="accuracy after fine-tuning (%)", xlabel="pruned layers", title=title)
+    ax.legend()
     return ax

@@ -7,8 +7,9 @@ import torch
 import torchinfo
 from torch import nn
 
+from audioprune_lite import published
 from audioprune_lite.metrics import (
-    count_macs, count_params, layer_summary, measure_latency, model_size_bytes,
+    count_macs, count_params, count_params_keras, layer_summary, measure_latency, model_size_bytes,
 )
 from audioprune_lite.models import DCASE21Baseline, VGGishLike
 
@@ -16,8 +17,25 @@ from audioprune_lite.models import DCASE21Baseline, VGGishLike
 def test_baseline_has_the_published_size():
     model = DCASE21Baseline()
     assert count_params(model) == 46_118
-    running = sum(b.numel() for n, b in model.named_buffers() if "running_" in n)
-    assert count_params(model) + running == 46_246  # Keras' count
+    assert count_params_keras(model) == 46_246
+    assert published.PRUNING_TABLE.loc["none", "params (Keras count)"] == 46_246
+
+
+@pytest.mark.parametrize("row", published.PRUNING_TABLE.index)
+def test_keras_count_of_the_papers_pruned_networks_matches_their_table(row):
+    pruned = set() if row == "none" else {f"conv{layer[1:]}" for layer in row.split("+")}
+    channels = [kept if name in pruned else filters
+                for name, (kept, filters) in published.KEPT_FILTERS.items()]
+    model = DCASE21Baseline(channels=channels)
+    assert count_params_keras(model) == published.PRUNING_TABLE.loc[row, "params (Keras count)"]
+
+
+def test_keras_count_adds_frozen_weights_and_running_statistics_only():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4),
+                          nn.BatchNorm2d(4, track_running_stats=False))
+    model[0].weight.requires_grad_(False)
+    assert count_params(model) == 4 + 8 + 8  # conv bias, scale and shift of both norms
+    assert count_params_keras(model) == 36 + 4 + 8 + 8 + 8  # + frozen weight, first norm's stats
 
 
 def test_baseline_layer_order_and_kernels():
