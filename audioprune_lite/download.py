@@ -1,7 +1,7 @@
 """Download and unpack the real data sets: resumable, checksummed, safe to extract.
 
 Used by ``data_scripts/download_tau2020_mobile.py`` and ``data_scripts/download_esc50.py``
-(Chapter 6 / README: real data). Everything here uses the standard library plus ``tqdm``
+(the README's real data). Everything here uses the standard library plus ``tqdm``
 for progress bars, so it works wherever the course's requirements are installed.
 
 The guarantees, in the order a download goes through them:
@@ -61,7 +61,7 @@ class UnsafeArchiveError(ValueError):
 class RemoteFile:
     """One file to fetch: where it lives and how to check it.
 
-    Used by ``data_scripts/`` to list a data set's files (Chapter 6 / README: real data).
+    Used by ``data_scripts/`` to list a data set's files.
 
     Attributes
     ----------
@@ -84,7 +84,7 @@ class RemoteFile:
 def md5sum(path, chunk: int = CHUNK) -> str:
     """Return the MD5 of a file as 32 lowercase hex digits, reading it in chunks.
 
-    Used by :func:`download` and ``data_scripts/`` (Chapter 6 / README: real data).
+    Used by :func:`download` and ``data_scripts/``.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def download(url: str, dest, md5: str | None = None, *, progress: bool = True,
              timeout: float = 60) -> Path:
     """Download ``url`` to ``dest``, resuming an interrupted download and checking its MD5.
 
-    Used by :func:`fetch_archives` and ``data_scripts/`` (Chapter 6 / README: real data).
+    Used by :func:`fetch_archives` and ``data_scripts/``.
 
     The bytes go to ``dest`` + ``".part"`` first. If that file exists, the request asks for
     the missing bytes only (``Range: bytes=N-``); a server that answers with the whole file
@@ -209,7 +209,7 @@ def _total_from_content_range(header: str) -> int | None:
 
 
 def _checked_target(name: str, dest: Path, strip_prefix: str) -> Path | None:
-    """Where member ``name`` goes under ``dest``; None for the stripped folder itself.
+    """Where member ``name`` goes under ``dest``; None for ``dest`` itself (the stripped folder, ``.``).
 
     Raises :class:`UnsafeArchiveError` for absolute names, ``..`` components and names
     that would resolve outside ``dest``.
@@ -226,7 +226,7 @@ def _checked_target(name: str, dest: Path, strip_prefix: str) -> Path | None:
     target = (dest / posix).resolve()
     if not target.is_relative_to(dest.resolve()):
         raise UnsafeArchiveError(f"archive member {name!r} would land outside {dest}; refused")
-    return target
+    return None if target == dest.resolve() else target
 
 
 def _zip_members(archive: zipfile.ZipFile):
@@ -249,7 +249,7 @@ def _tar_members(archive: tarfile.TarFile):
 def safe_extract(archive, dest, *, strip_prefix: str = "") -> list[Path]:
     """Extract a zip or tar archive into ``dest``, refusing members that could escape it.
 
-    Used by :func:`fetch_archives` and ``data_scripts/`` (Chapter 6 / README: real data).
+    Used by :func:`fetch_archives` and ``data_scripts/``.
 
     All member names are checked before anything is written: an absolute path, a ``..``
     component, a name resolving outside ``dest``, or a link (symbolic or hard: the data
@@ -296,6 +296,9 @@ def _extract_members(members, dest: Path, strip_prefix: str) -> list[Path]:
         if is_link:
             raise UnsafeArchiveError(f"archive member {name!r} is a link; refused")
         target = _checked_target(name, dest, strip_prefix)
+        if target is None and not is_dir:
+            raise UnsafeArchiveError(f"archive member {name!r} is a file that names {dest} "
+                                     "itself; refused")
         if target is not None:
             plan.append((target, is_dir, opener))
     written = []
@@ -318,7 +321,7 @@ def fetch_archives(files, folder, *, extract: bool = True, keep_archives: bool =
                    strip_prefix: str = "", progress: bool = True) -> list[Path]:
     """Download archives into ``folder`` and extract them there, one after the other.
 
-    Used by ``data_scripts/`` (Chapter 6 / README: real data).
+    Used by ``data_scripts/``.
 
     Each archive is downloaded with :func:`download` (resumable, MD5-checked), extracted
     with :func:`safe_extract`, and then deleted unless ``keep_archives``; one archive at a
@@ -380,7 +383,7 @@ def fetch_archives(files, folder, *, extract: bool = True, keep_archives: bool =
 def fetch_for_command_line(files, folder, **options) -> int:
     """:func:`fetch_archives` for a command line: returns its exit code and prints any error.
 
-    Used by ``data_scripts/`` (Chapter 6 / README: real data).
+    Used by ``data_scripts/``.
 
     Returns
     -------
@@ -403,7 +406,7 @@ def fetch_for_command_line(files, folder, **options) -> int:
 def accept_license(text: str, yes: bool) -> bool:
     """Print a data set's licence and ask the user to accept it.
 
-    Used by ``data_scripts/`` before anything is downloaded (Chapter 6 / README: real data).
+    Used by ``data_scripts/`` before anything is downloaded.
 
     Parameters
     ----------

@@ -30,7 +30,7 @@ __all__ = ["LogMelConfig", "extract", "log_mel", "mel_filter_bank", "mel_power"]
 class LogMelConfig:
     """Settings of the log-mel spectrogram; the defaults are the DCASE 2021 Task 1A baseline's.
 
-    Used by: Chapter 1 (each parameter explained and explored) and every later chapter.
+    Used by: Chapter 1 (each parameter explained and explored).
 
     Attributes
     ----------
@@ -94,7 +94,8 @@ class LogMelConfig:
 def mel_filter_bank(config: LogMelConfig) -> np.ndarray:
     """The triangular mel filters (Slaney-style, librosa's default), shape ``(n_mels, 1 + n_fft // 2)``.
 
-    Used by: Chapter 1 (plotting the filter bank) and :func:`mel_power`.
+    Used by: :func:`mel_power` and :func:`audioprune_lite.plots.plot_filter_bank` (Chapter 1's
+    filter bank).
     """
     bank = librosa.filters.mel(
         sr=config.sr, n_fft=config.n_fft, n_mels=config.n_mels,
@@ -189,7 +190,8 @@ def extract(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-mel features and class indices of every clip in a split, cached on disk.
 
-    Used by: Chapter 2 onwards (the network's inputs) and the command line's ``prepare``.
+    Used by: Chapter 1 and :func:`audioprune_lite.experiments.default_features` (the network's
+    inputs in every chapter that trains one).
 
     Parameters
     ----------

@@ -49,7 +49,7 @@ class DCASE21Baseline(LayerChain):
     buffers (set them with :meth:`set_input_statistics`), so a saved model carries its own
     normalisation.
 
-    Used by: Chapter 2 (training), Chapter 3 (pruning), Chapter 4 (fine-tuning).
+    Used by: Chapter 2 (training), Chapter 3 (pruning), Chapter 5 (energy) and Chapter 7.
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ class VGGishLike(LayerChain):
     it has about 55.4 M parameters (220 MB of float32 weights), so build it only when
     needed; the book never trains it.
 
-    Used by: Chapter 3 (the speed of the similarity step on wide layers).
+    Used by: the benchmark of the similarity step on wide layers (``benchmarks/pruning.py``).
 
     Parameters
     ----------

@@ -7,8 +7,6 @@ networks with it; chapter 4 trains on fewer examples (:func:`stratified_subset`)
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from . import models
+from .store import atomic_write
 
 __all__ = [
     "History",
@@ -62,7 +61,8 @@ class History:
     examples_seen: int = 0
 
     def as_frame(self) -> pd.DataFrame:
-        """The per-epoch values as a table indexed by epoch (from 1). Used by: Chapter 2 (curves)."""
+        """The per-epoch values as a table indexed by epoch (from 1). Used by:
+        :func:`audioprune_lite.plots.plot_history`."""
         frame = pd.DataFrame({"train_loss": self.train_loss, "val_loss": self.val_loss,
                               "val_accuracy": self.val_accuracy})
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
@@ -76,7 +76,7 @@ class History:
 def pick_device(device=None) -> torch.device:
     """The device to train on: ``device`` if given, else CUDA, else Apple MPS, else the CPU.
 
-    Used by: :func:`fit` and the command line.
+    Used by: :func:`fit`.
     """
     if device is not None:
         return torch.device(device)
@@ -96,7 +96,7 @@ def location_split(table: pd.DataFrame, fraction: float = 0.2, seed: int = 0):
     does. Checkpoints are chosen on this split, never on the evaluation split: choosing
     on the data you report on makes the report optimistic.
 
-    Used by: Chapter 2 onwards.
+    Used by: :func:`audioprune_lite.experiments.default_features`.
 
     Parameters
     ----------
@@ -138,8 +138,10 @@ def stratified_subset(y, fraction: float, seed: int = 0) -> np.ndarray:
     """Indices of a class-stratified random subset of the examples with labels ``y``.
 
     Each class keeps ``fraction`` of its examples, rounded so that the total is
-    ``round(fraction * len(y))`` and every class is within one example of its share.
-    No index repeats; the same ``seed`` gives the same subset.
+    ``round(fraction * len(y))`` and every class is within one example of its share: the
+    examples lost to rounding down go to the classes with the largest remainders, so a
+    class whose share is under one example can be left out entirely. No index repeats;
+    the same ``seed`` gives the same subset.
 
     Used by: Chapter 4 (fine-tuning with fewer examples).
 
@@ -227,8 +229,8 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
     returned model, they only cost time). The same ``seed`` on the CPU gives the same
     weights. The model is trained in place and left on ``device``.
 
-    Used by: Chapter 2 (the baseline), Chapter 3 (fine-tuning pruned networks), Chapter 4
-    (fewer examples), the command line.
+    Used by: Chapter 2 (the baseline), Chapters 3 to 6 (fine-tuning pruned networks) and
+    :func:`audioprune_lite.experiments.cached_fit`.
 
     Parameters
     ----------
@@ -255,11 +257,21 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
     Raises
     ------
     ValueError
-        Labels outside ``range(n_classes)`` or a label count that does not match, before
-        any training.
+        Before any training: labels outside ``range(n_classes)``, a label count that does
+        not match, or NaN or infinite values in an ``X`` (a DataLoader is not inspected).
+        After training: a validation loss that was NaN in every epoch, so that no epoch's
+        weights can be restored (the model is left as the last epoch made it). Epochs whose
+        validation loss is NaN are never chosen as the best.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    for name, data in (("train", train), ("val", val)):
+        if not isinstance(data, DataLoader):
+            non_finite = ~np.isfinite(np.asarray(data[0]))
+            if non_finite.any():
+                first = np.unravel_index(non_finite.argmax(), non_finite.shape)[0]
+                raise ValueError(f"{name}: non-finite inputs (NaN or infinite) in "
+                                 f"{non_finite.sum()} places, the first in example {first}")
     n_classes = _n_classes(model)
     train_loader = _loader(train, batch_size, True, seed, n_classes, "train")
     val_loader = _loader(val, 256, False, seed, n_classes, "val")
@@ -282,6 +294,11 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
             history.best_epoch = epoch
         bar.set_postfix(train_loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}",
                         val_acc=f"{val_accuracy:.3f}")
+    if best_state is None:
+        losses = ", ".join(f"{loss:.3g}" for loss in history.train_loss)
+        raise ValueError(f"validation loss was NaN in every epoch ({epochs}), so no epoch's "
+                         f"weights can be restored (training loss by epoch: {losses}). Training "
+                         f"diverged: learning rate ({lr}) too high? non-finite inputs?")
     model.load_state_dict(best_state)
     model.eval()
     history.wall_time_s = time.perf_counter() - start
@@ -292,7 +309,7 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
 def predict_proba(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (softmax of the logits) in eval mode, shape (N, n_classes).
 
-    Used by: :func:`evaluate` and Chapter 2.
+    Used by: :func:`evaluate`.
     """
     parameter = next(model.parameters())
     model.eval()
@@ -308,7 +325,7 @@ def predict_proba(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
 def evaluate(model: nn.Module, X, y, devices=None) -> dict:
     """Accuracy, log loss, per-class accuracy and confusion matrix of ``model`` on ``(X, y)``.
 
-    Used by: Chapters 2 to 6.
+    Used by: Chapters 2, 3, 4 and 6, and the command line.
 
     Parameters
     ----------
@@ -358,7 +375,7 @@ def save_model(model: nn.Module, path) -> Path:
     The file holds the class name, its ``config`` and the ``state_dict``; it is written
     under a temporary name and renamed, so an interrupted save never leaves a broken file.
 
-    Used by: Chapter 2 (the trained baseline for later chapters) and the command line.
+    Used by: :func:`audioprune_lite.experiments.cached_fit` and the command line.
 
     Returns
     -------
@@ -367,25 +384,17 @@ def save_model(model: nn.Module, path) -> Path:
     path = Path(path)
     if not hasattr(model, "config"):
         raise ValueError(f"{type(model).__name__} has no config: only audioprune_lite.models can be saved")
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": SAVE_FORMAT, "architecture": type(model).__name__,
                "config": dict(model.config),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda file: torch.save(payload, file))
     return path
 
 
 def load_model(path) -> nn.Module:
     """Read a model written by :func:`save_model` (safely: ``torch.load(weights_only=True)``).
 
-    Used by: Chapters 3 to 6 and the command line.
+    Used by: :func:`audioprune_lite.experiments.cached_fit` and the command line.
 
     Raises
     ------

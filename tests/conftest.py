@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from threadpoolctl import threadpool_limits
 
 from audioprune_lite.data import write_scene_tables
 
@@ -47,10 +48,17 @@ def tau_root(tmp_path) -> Path:
     return write_tau_layout(tmp_path / "tau", rows, train=[0, 1, 2], evaluate=[3, 4, 5])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
-    """Tiny networks run faster on one thread than on a contended pool; restored afterwards."""
+    """One thread for PyTorch and for the BLAS and OpenMP pools, for the whole session.
+
+    The tests' networks and matrices are tiny. On an idle machine a pool of threads gains
+    nothing on them; on one shared with other work its threads wait for each other and the
+    suite takes markedly longer. The previous settings are restored at the end. A test that
+    needs more threads sets them itself and restores them (as ``measure_latency`` does).
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(threads)

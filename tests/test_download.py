@@ -13,12 +13,15 @@ import io
 import re
 import stat
 import tarfile
+import tempfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audioprune_lite.download import (
     ChecksumError,
@@ -245,35 +248,78 @@ def test_safe_extract_reads_tar_gz(tmp_path):
     assert (tmp_path / "dest" / "d" / "f.txt").read_bytes() == b"abc"
 
 
-@pytest.mark.parametrize("bad_name", ["../x", "/tmp/abs_x", "a/../../x"])
-@pytest.mark.parametrize("kind", ["zip", "tar"])
-def test_safe_extract_refuses_escaping_members(tmp_path, bad_name, kind):
-    archive = tmp_path / f"bad.{kind}"
-    members = {"ok.txt": b"written first?", bad_name: b"evil"}
-    if kind == "zip":
-        make_zip(archive, members)
-    else:
-        with tarfile.open(archive, "w") as tar:
-            for name, content in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    dest = tmp_path / "dest"
-    with pytest.raises(UnsafeArchiveError, match=re.escape(repr(bad_name))):
-        safe_extract(archive, dest)
-    assert not dest.exists()
-    assert not (tmp_path / "x").exists() and not Path("/tmp/abs_x").exists()
+OUTSIDE = "<outside>"  # stands for an absolute path next to dest, so an escape is noticed
 
 
-def test_safe_extract_refuses_symlinks(tmp_path):
-    archive = tmp_path / "link.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        info = zipfile.ZipInfo("escape")
-        info.external_attr = (stat.S_IFLNK | 0o777) << 16
-        zf.writestr(info, "/etc/passwd")
-    with pytest.raises(UnsafeArchiveError, match="'escape' is a link"):
-        safe_extract(archive, tmp_path / "dest")
-    assert not (tmp_path / "dest").exists()
+@st.composite
+def archive_members(draw):
+    """(name, kind) of a member that may try to escape: '..', absolute paths, drive letters,
+    backslashes, links. Absolute names point next to dest, where the test looks for escapes."""
+    prefix = draw(st.sampled_from(["", "/", "\\", "C:", "C:/", "c:\\", "\\\\server\\share\\",
+                                   "//", "./", OUTSIDE + "/"]))
+    separator = draw(st.sampled_from(["/", "\\"]))
+    parts = draw(st.lists(st.sampled_from(["a", "b", "..", ".", "...", "a..b", "C:", " "]),
+                          min_size=1, max_size=4))
+    kind = draw(st.sampled_from(["file", "folder", "symlink", "hardlink"]))
+    return prefix + separator.join(parts) + ("/" if kind == "folder" else ""), kind
+
+
+def write_one_member_archive(path: Path, fmt: str, name: str, kind: str) -> None:
+    """An archive holding a harmless file first, then the member ``name`` of ``kind``."""
+    if fmt == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("harmless.txt", b"h")
+            info = zipfile.ZipInfo(name)
+            if kind in ("symlink", "hardlink"):  # zip files know only symbolic links
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, b"" if kind == "folder" else b"../../outside")
+        return
+    with tarfile.open(path, "w") as archive:
+        harmless = tarfile.TarInfo("harmless.txt")
+        harmless.size = 1
+        archive.addfile(harmless, io.BytesIO(b"h"))
+        info = tarfile.TarInfo(name)
+        info.type = {"file": tarfile.REGTYPE, "folder": tarfile.DIRTYPE,
+                     "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}[kind]
+        info.linkname = "../../outside" if kind in ("symlink", "hardlink") else ""
+        info.size = 4 if kind == "file" else 0
+        archive.addfile(info, io.BytesIO(b"evil") if kind == "file" else None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(member=archive_members(), fmt=st.sampled_from(["zip", "tar"]),
+       strip_prefix=st.sampled_from(["", "a/", "a"]))
+def test_safe_extract_writes_inside_dest_or_refuses_and_writes_nothing(member, fmt, strip_prefix):
+    name, kind = member
+    with tempfile.TemporaryDirectory() as folder:
+        sandbox = Path(folder).resolve()
+        name = name.replace(OUTSIDE, str(sandbox / "outside"))
+        archive, dest = sandbox / f"archive.{fmt}", sandbox / "extracted" / "dest"
+        write_one_member_archive(archive, fmt, name, kind)
+        try:
+            written = safe_extract(archive, dest, strip_prefix=strip_prefix)
+        except UnsafeArchiveError as error:
+            stored_name = name.rstrip("/") if fmt == "tar" else name  # tar drops a folder's "/"
+            assert repr(stored_name) in str(error) and str(error).endswith("refused")
+            assert ("is a link" in str(error)) == (kind in ("symlink", "hardlink"))
+            assert files_under(sandbox) == [archive]  # nothing written anywhere, dest included
+            return
+        assert kind in ("file", "folder"), "a link was extracted"
+        assert all(path.is_relative_to(dest) and path != dest for path in written)
+        everything = set(files_under(sandbox)) - {archive, sandbox / "extracted", dest}
+        assert all(path.is_relative_to(dest) for path in everything)
+        assert dest.is_dir() and dest / "harmless.txt" in written
+
+
+@pytest.mark.parametrize("name,strip_prefix", [(".", ""), ("./.", ""), ("top/.", "top/")])
+@pytest.mark.parametrize("fmt", ["zip", "tar"])
+def test_safe_extract_refuses_a_file_that_names_dest_itself(tmp_path, name, strip_prefix, fmt):
+    archive = tmp_path / f"a.{fmt}"
+    write_one_member_archive(archive, fmt, name, "file")
+    dest = tmp_path / "out" / "dest"
+    with pytest.raises(UnsafeArchiveError, match=re.escape(repr(name))):
+        safe_extract(archive, dest, strip_prefix=strip_prefix)
+    assert not (tmp_path / "out").exists()
 
 
 def test_safe_extract_rejects_other_files(tmp_path):
