@@ -94,8 +94,7 @@ class LogMelConfig:
 def mel_filter_bank(config: LogMelConfig) -> np.ndarray:
     """The triangular mel filters (Slaney-style, librosa's default), shape ``(n_mels, 1 + n_fft // 2)``.
 
-    Used by: :func:`mel_power` and :func:`audioprune_lite.plots.plot_filter_bank` (Chapter 1's
-    filter bank).
+    Used by: :func:`mel_power` and :func:`audioprune_lite.plots.plot_filter_bank`.
     """
     bank = librosa.filters.mel(
         sr=config.sr, n_fft=config.n_fft, n_mels=config.n_mels,
@@ -190,8 +189,7 @@ def extract(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-mel features and class indices of every clip in a split, cached on disk.
 
-    Used by: Chapter 1 and :func:`audioprune_lite.experiments.default_features` (the network's
-    inputs in every chapter that trains one).
+    Used by: Chapter 1 and :func:`audioprune_lite.experiments.default_features`.
 
     Parameters
     ----------
