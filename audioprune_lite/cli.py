@@ -28,8 +28,8 @@ A GPU is used for training when one is present."""
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, help="a data set in the TAU 2020 Mobile layout "
-                        "(default: the book's offline scenes)")
+    parser.add_argument("--data", type=Path, help="a data set in the TAU 2020 Mobile or the "
+                        "ESC-50 layout (default: the book's offline scenes)")
     parser.add_argument("--clip-seconds", type=float, help="trim or pad clips to this length")
 
 
@@ -42,11 +42,14 @@ def _features(args):
 def _accuracy_line(model, features) -> str:
     from .train import evaluate
 
-    result = evaluate(model, features.X_eval, features.y_eval,
-                      devices=features.evaluate["source_label"])
+    devices = features.evaluate.get("source_label")  # ESC-50 has no devices
+    result = evaluate(model, features.X_eval, features.y_eval, devices=devices)
+    line = (f"evaluation accuracy {100 * result['accuracy']:.1f} % (log loss "
+            f"{result['log_loss']:.3f})")
+    if devices is None:
+        return line
     per_device = ", ".join(f"{d} {100 * a:.1f}" for d, a in result["per_device_accuracy"].items())
-    return (f"evaluation accuracy {100 * result['accuracy']:.1f} % (log loss "
-            f"{result['log_loss']:.3f}); per device: {per_device}; unseen: {', '.join(features.unseen)}")
+    return f"{line}; per device: {per_device}; unseen: {', '.join(features.unseen)}"
 
 
 def _cost_line(model, features) -> str:
@@ -58,9 +61,10 @@ def _cost_line(model, features) -> str:
 
 def prepare(args) -> int:
     features = _features(args)
-    print(f"training {len(features.y_train)} clips, validation {len(features.y_val)} "
-          f"(by location), evaluation {len(features.y_eval)}; input {features.X_train.shape[1:]}")
-    print(f"seen devices {', '.join(features.seen)}; unseen {', '.join(features.unseen)}")
+    print(f"{len(features.classes)} classes; training {len(features.y_train)} clips, validation "
+          f"{len(features.y_val)}, evaluation {len(features.y_eval)}; input {features.X_train.shape[1:]}")
+    if features.seen or features.unseen:
+        print(f"seen devices {', '.join(features.seen)}; unseen {', '.join(features.unseen)}")
     return 0
 
 

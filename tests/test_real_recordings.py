@@ -96,3 +96,15 @@ def test_chapter_7_without_the_data_says_how_to_get_it(tmp_path, monkeypatch):
     outputs = run_chapter(monkeypatch, tmp_path / "nowhere", tmp_path / "cache")
     assert "python data_scripts/download_esc50.py --root data/esc50" in outputs
     assert "best epoch" not in outputs and "C1+C2+C3" not in outputs
+
+
+def test_the_command_line_trains_on_esc50(esc50_root, tmp_path, capsys):
+    from audioprune_lite import cli
+    from audioprune_lite.train import load_model
+
+    assert cli.main(["prepare", "--data", str(esc50_root)]) == 0
+    assert "4 classes; training 24 clips, validation 8, evaluation 8" in capsys.readouterr().out
+    out = tmp_path / "esc50.pt"
+    assert cli.main(["train", "--data", str(esc50_root), "--epochs", "1", "--out", str(out)]) == 0
+    assert "evaluation accuracy" in capsys.readouterr().out
+    assert load_model(out).config["n_classes"] == 4
