@@ -1,10 +1,9 @@
 """The command line: ``audioprune`` (or ``python -m audioprune_lite``).
 
-Each subcommand calls the same functions as the book's chapters. Exit codes: 0 success,
-1 a failure while running (the message says what), 2 wrong arguments, 3 no data where
-``--data`` points (the message says how to get it).
-
-Used by: Chapter 6 and the README.
+Each subcommand calls the same functions as the book's chapters; Chapter 6 and the
+README show them at work. Exit codes: 0 success, 1 a failure while running (the message
+says what, and names the extra to install when an optional package is missing), 2 wrong
+arguments, 3 no data where ``--data`` points (the message says how to get it).
 """
 
 from __future__ import annotations
@@ -84,20 +83,13 @@ def train(args) -> int:
 
 
 def prune(args) -> int:
-    from .fewer_examples import pruning_plans
-    from .pruning import prune_model
+    from .pruning import prune_model, pruning_plans
     from .train import load_model, save_model
 
     model = load_model(args.model)
     layers = [name.strip() for name in args.layers.split(",") if name.strip()]
-    if args.ratio is None:
-        if args.method not in ("cosine", "l1"):
-            raise ValueError("without --ratio the count comes from the cosine greedy pass; "
-                             "use --method cosine or l1, or give --ratio")
-        plan = pruning_plans(model, layers)[args.method]
-    else:
-        plan = {name: (args.ratio, args.method) for name in layers}
-    pruned = prune_model(model, plan)
+    plans = pruning_plans(model, layers, methods=[args.method], ratio=args.ratio, seed=args.seed)
+    pruned = prune_model(model, plans[args.method])
     features = _features(args)
     print(f"before: {_cost_line(model, features)}")
     print(f"after:  {_cost_line(pruned, features)} (filters {pruned.config['channels']})")
@@ -164,6 +156,8 @@ def report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .pruning import CRITERIA
+
     parser = argparse.ArgumentParser(
         prog="audioprune", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train, prune and fine-tune the DCASE 2021 baseline, and measure its "
@@ -184,11 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(command)
     command.add_argument("--model", type=Path, required=True, help="model file to prune")
     command.add_argument("--layers", default="conv1,conv2,conv3", help="conv layers, comma-separated")
-    command.add_argument("--method", default="cosine",
-                         choices=["cosine", "cosine-nystrom", "l1", "geometric-median", "random"])
+    criteria = "; ".join(f"{name}: {criterion.description}" for name, criterion in CRITERIA.items())
+    command.add_argument("--method", default="cosine", choices=list(CRITERIA),
+                         help=f"the criterion choosing the filters (default cosine). {criteria}")
     command.add_argument("--ratio", type=float,
                          help="share of filters to remove per layer (default: as many as the "
                               "cosine greedy pass removes)")
+    command.add_argument("--seed", type=int, default=0, help="seed of the random criterion")
     command.add_argument("--out", type=Path, default=Path("pruned.pt"))
     command.set_defaults(run=prune)
 
@@ -221,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     from .data import DataNotFoundError
+    from .extras import MissingExtraError
 
     args = build_parser().parse_args(argv)
     try:
@@ -228,7 +225,7 @@ def main(argv=None) -> int:
     except DataNotFoundError as error:
         print(f"audioprune: {error}", file=sys.stderr)
         return 3
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (MissingExtraError, ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"audioprune {args.command}: {error}", file=sys.stderr)
         return 1
 

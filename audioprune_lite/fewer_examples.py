@@ -18,25 +18,20 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import carbon
-from .cache import cache_home
-from .experiments import default_features, fingerprint, trained_baseline
+from . import carbon, models
+from . import train as train_module
+from .experiments import default_features, trained_baseline
 from .metrics import count_params
-from .pruning import (
-    cosine_distances,
-    filter_prototypes,
-    greedy_cosine_selection,
-    prune_model,
-    rank_filters,
-)
+from .pruning import prune_model, pruning_plans
+from .store import atomic_write, cache_home, cached, code_fingerprint, fingerprint
 from .train import evaluate, fit, stratified_subset
 
 __all__ = [
@@ -47,7 +42,6 @@ __all__ = [
     "START_LABELS",
     "STUDY_SETTINGS",
     "book_study",
-    "pruning_plans",
     "random_start",
     "run_fewer_examples",
 ]
@@ -77,37 +71,6 @@ COLUMNS = ["start", "fraction", "seed", "n_train", "epochs", "params", "accuracy
 """The columns of the table :func:`run_fewer_examples` returns, one row per run."""
 
 _RUN_FORMAT = "audioprune_lite.fewer_examples.run/1"
-
-
-def pruning_plans(model: nn.Module, layers=PRUNED_LAYERS) -> dict:
-    """The filters the cosine and the l1 criteria keep in each layer, at the greedy pass's counts.
-
-    For every layer the greedy cosine pass (:func:`audioprune_lite.pruning.greedy_cosine_selection`
-    on the layer's own weights) decides the filters kept; the l1 plan keeps as many filters,
-    those with the largest l1 norm. Both plans can be passed to
-    :func:`audioprune_lite.pruning.prune_model` and give the same architecture.
-
-    Used by: Chapter 4.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A trained network, e.g. the DCASE 2021 baseline.
-    layers : sequence of str
-        The convolutions to prune (default C1, C2 and C3).
-
-    Returns
-    -------
-    dict
-        ``{"cosine": {layer: kept indices}, "l1": {layer: kept indices}}``, indices sorted.
-    """
-    plans = {"cosine": {}, "l1": {}}
-    for name in layers:
-        weight = model.get_submodule(name).weight
-        kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight)))
-        plans["cosine"][name] = kept
-        plans["l1"][name] = np.sort(rank_filters(weight, "l1")[len(weight) - len(kept):])
-    return plans
 
 
 def random_start(architecture: nn.Module, seed: int) -> nn.Module:
@@ -169,6 +132,20 @@ def _one_run(initial: nn.Module, train, val, test, *, start, fraction, seed, epo
     return row
 
 
+def _save_row(row: dict, path: Path) -> None:
+    text = json.dumps(row).encode()
+    atomic_write(path, lambda file: file.write(text))
+
+
+def _load_row(path: Path) -> dict:
+    """Read a cached run; raise if it lacks a column of the table."""
+    row = json.loads(path.read_text())
+    missing = set(COLUMNS) - {"cached"} - set(row)
+    if missing:
+        raise ValueError(f"the run lacks {sorted(missing)}")
+    return row
+
+
 def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTIONS, starts=STARTS,
                        seeds=(0, 1, 2), epochs: int = 3, lr: float = 1e-3, batch_size: int = 32,
                        layers=PRUNED_LAYERS, country_iso_code: str = "GBR", cache_dir=None,
@@ -189,7 +166,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     training, and changing an input retrains exactly the runs it changes. One progress bar
     covers the whole grid.
 
-    Used by: Chapter 4 (through :func:`book_study`) and the tests.
+    Used by: :func:`book_study` and :func:`audioprune_lite.reproduce.reproduce`.
 
     Parameters
     ----------
@@ -207,7 +184,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     epochs, lr, batch_size :
         Passed to ``fit``.
     layers : sequence of str
-        The convolutions pruned (:func:`pruning_plans`).
+        The convolutions pruned (:func:`audioprune_lite.pruning.pruning_plans`).
     country_iso_code : str
         Grid whose carbon intensity turns energy into emissions.
     cache_dir : str or Path, optional
@@ -232,6 +209,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     plans = pruning_plans(model, layers)
     pruned = {method: prune_model(model, plan) for method, plan in plans.items()}
     data_key = fingerprint(*train, *val, *test)
+    code = (code_fingerprint(sys.modules[__name__], train_module, models), torch.__version__)
     settings = {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                 "country_iso_code": country_iso_code, "format": _RUN_FORMAT}
     rows = []
@@ -240,17 +218,12 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
         initial = random_start(pruned["cosine"], seed) if start == "random" else pruned[start]
         weights = [value.cpu().numpy() for value in initial.state_dict().values()]
         run = {"start": start, "fraction": float(fraction), "seed": int(seed)}
-        path = cache_dir / f"run-{fingerprint(data_key, run, settings, *weights)}.json"
-        cached = path.is_file()
-        if cached:
-            row = json.loads(path.read_text())
-        else:
-            row = _one_run(initial, train, val, test, **run, epochs=epochs, lr=lr,
-                           batch_size=batch_size, country_iso_code=country_iso_code)
-            partial = path.with_suffix(".part")  # renamed when complete: no half-written cache
-            partial.write_text(json.dumps(row))
-            partial.replace(path)
-        rows.append({**row, "cached": cached})
+        path = cache_dir / f"run-{fingerprint(data_key, run, settings, code, *weights)}.json"
+        row, was_cached = cached(
+            path, lambda: _one_run(initial, train, val, test, **run, epochs=epochs, lr=lr,
+                                   batch_size=batch_size, country_iso_code=country_iso_code),
+            save=_save_row, load=_load_row)
+        rows.append({**row, "cached": was_cached})
     table = pd.DataFrame(rows, columns=COLUMNS)
     if csv_path is not None:
         Path(csv_path).parent.mkdir(parents=True, exist_ok=True)

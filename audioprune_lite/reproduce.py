@@ -22,39 +22,19 @@ from tqdm.auto import tqdm
 
 from . import carbon
 from .experiments import SceneFeatures, cached_fit, default_features, trained_baseline
-from .fewer_examples import STUDY_SETTINGS, pruning_plans, run_fewer_examples
-from .metrics import count_macs, count_params
-from .pruning import prune_model
+from .fewer_examples import STUDY_SETTINGS, run_fewer_examples
+from .metrics import count_macs, count_params, count_params_keras
+from .pruning import prune_model, pruning_plans
+from .published import PRUNING_TABLE
 from .train import evaluate
 
-__all__ = ["LAYER_SETS", "PAPER_PRUNING_TABLE", "beside_paper", "pruning_study", "reproduce",
-           "summarise_pruning"]
+__all__ = ["LAYER_SETS", "beside_paper", "pruning_study", "reproduce", "summarise_pruning"]
 
 LAYER_SETS = {
     "C1": ("conv1",), "C2": ("conv2",), "C3": ("conv3",), "C1+C2": ("conv1", "conv2"),
     "C2+C3": ("conv2", "conv3"), "C1+C2+C3": ("conv1", "conv2", "conv3"),
 }
-"""The pruned layers of each row of the papers' table."""
-
-PAPER_PRUNING_TABLE = pd.DataFrame(
-    [("none", 46246, 48.58, 0.0, np.nan, np.nan, np.nan),
-     ("C1", 42056, 48.06, 0.37, 47.98, 0.40, 34.53),
-     ("C2", 34461, 46.54, 0.67, 46.12, 0.30, 27.16),
-     ("C3", 36356, 46.67, 0.67, 45.52, 0.49, 18.29),
-     ("C1+C2", 31496, 46.41, 0.40, 44.86, 0.44, 24.09),
-     ("C2+C3", 27021, 44.96, 0.35, 43.76, 0.34, 15.02),
-     ("C1+C2+C3", 24056, 44.32, 0.13, 42.98, 0.54, 16.24)],
-    columns=["pruned", "params (Keras count)", "cosine acc %", "cosine std", "l1 acc %",
-             "l1 std", "cosine acc % before fine-tuning"],
-).set_index("pruned")
-"""The published figures (Singh and Plumbley, Interspeech 2022; DCASE 2021 baseline on TAU
-2020 Mobile, accuracy after fine-tuning, mean and standard deviation over runs), quoted."""
-
-
-def _keras_params(model) -> int:
-    """Trainable parameters plus batch normalisation's running statistics, as Keras counts."""
-    running = sum(b.numel() for name, b in model.named_buffers() if "running_" in name)
-    return count_params(model) + running
+"""The pruned layers of each row of :data:`audioprune_lite.published.PRUNING_TABLE`."""
 
 
 def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs: int = 5,
@@ -67,7 +47,7 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     converged gains from it as well, so the fair reference for a pruned, fine-tuned
     network is the unpruned network fine-tuned alike.
 
-    Used by: :func:`reproduce` (Chapter 6, command line).
+    Used by: :func:`reproduce` and Chapter 7.
 
     Parameters
     ----------
@@ -78,7 +58,7 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     seeds : sequence of int
         One fine-tuning run per seed.
     epochs, lr, batch_size :
-        Fine-tuning settings (the papers: 30 or 100 epochs, lr 0.001, batch 32).
+        Fine-tuning settings (the papers': :data:`audioprune_lite.published.FINE_TUNING`).
     layer_sets : dict of str to tuple of str
         Row name to the layers pruned together.
     progress : bool
@@ -94,7 +74,7 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     shape = (1, *features.X_eval.shape[1:])
     base = evaluate(baseline, features.X_eval, features.y_eval)["accuracy"]
     rows = [{"pruned": "none", "method": "none", "seed": 0, "params": count_params(baseline),
-             "params_keras": _keras_params(baseline), "macs": count_macs(baseline, shape),
+             "params_keras": count_params_keras(baseline), "macs": count_macs(baseline, shape),
              "accuracy_before": base, "accuracy": base, "finetune_s": 0.0}]
     grid = [("none", "fine-tuned", seed) for seed in seeds]
     grid += [(name, method, seed) for name in layer_sets for method in ("cosine", "l1") for seed in seeds]
@@ -108,7 +88,7 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
             name="unpruned" if name == "none" else f"pruned-{name}-{method}", progress=False,
             epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
         rows.append({"pruned": name, "method": method, "seed": seed,
-                     "params": count_params(pruned), "params_keras": _keras_params(pruned),
+                     "params": count_params(pruned), "params_keras": count_params_keras(pruned),
                      "macs": count_macs(pruned, shape), "accuracy_before": before,
                      "accuracy": evaluate(tuned, features.X_eval, features.y_eval)["accuracy"],
                      "finetune_s": history.wall_time_s})
@@ -122,7 +102,7 @@ def summarise_pruning(runs: pd.DataFrame, n_eval: int) -> pd.DataFrame:
     the sampling error of an accuracy measured on ``n_eval`` clips (binomial), whichever
     is wider, since a few hundred clips alone give about +-2 to 4 points.
 
-    Used by: :func:`reproduce` (Chapter 6).
+    Used by: :func:`reproduce` and Chapter 7.
 
     Returns
     -------
@@ -178,11 +158,11 @@ def beside_paper(summary: pd.DataFrame) -> pd.DataFrame:
         the drop from the unpruned network fine-tuned alike.
     """
     cosine = summary.xs("cosine", level="method")
-    rows = [name for name in PAPER_PRUNING_TABLE.index if name == "none" or name in cosine.index]
+    rows = [name for name in PRUNING_TABLE.index if name == "none" or name in cosine.index]
     ours = pd.concat([summary.xs("none", level="method"), cosine]).loc[rows]
     l1 = summary.xs("l1", level="method")["accuracy_%"].reindex(rows)
-    paper = PAPER_PRUNING_TABLE.loc[rows]
-    paper_base = PAPER_PRUNING_TABLE.loc["none"]
+    paper = PRUNING_TABLE.loc[rows]
+    paper_base = PRUNING_TABLE.loc["none"]
     return pd.concat({
         "ours": pd.DataFrame({
             "params (Keras)": ours["params_keras"], "params cut %": ours["params_cut_%"],

@@ -12,7 +12,7 @@ import numpy as np
 
 from .features import LogMelConfig, log_mel
 from .plots import plot_log_mel
-from .pruning import closest_pairs
+from .pruning import closest_pairs, greedy_steps
 
 __all__ = ["greedy_pass_explorer", "log_mel_explorer"]
 
@@ -74,11 +74,18 @@ _CELL = "padding:1px 10px;text-align:left;border-bottom:1px solid #ddd"
 
 
 def _greedy_states(filters, neighbours):
-    """Replay the greedy pass: after each step, who is kept, who is marked, and what happened."""
+    """Replay the greedy pass (:func:`audioprune_lite.pruning.greedy_steps`) for display.
+
+    Returns the state before the pass and after each step, ``(kept in the order kept,
+    {marked filter: step that first marked it}, what happened)``, and what happened at
+    each step, as a sentence.
+    """
     kept, marked, events = [], {}, []
     states = [(list(kept), dict(marked), None)]
-    for step, (i, nearest) in enumerate(zip(filters.tolist(), neighbours.tolist()), start=1):
-        if i in marked:
+    keeps = greedy_steps(filters, neighbours).tolist()
+    for step, (i, nearest, keep) in enumerate(zip(filters.tolist(), neighbours.tolist(), keeps),
+                                              start=1):
+        if not keep:
             events.append(f"filter {i} was marked redundant at step {marked[i]}: skip it")
         else:
             kept.append(i)
@@ -156,7 +163,8 @@ def greedy_pass_explorer(distances, title: str = "greedy pass") -> widgets.VBox:
     """A slider through the greedy pass of the cosine method, one pair per step.
 
     Every step of :func:`audioprune_lite.pruning.greedy_cosine_selection` (rule
-    ``"published"``) is drawn in advance as an HTML panel: the filters coloured by state
+    ``"published"``, step by step as :func:`audioprune_lite.pruning.greedy_steps` takes
+    them) is drawn in advance as an HTML panel: the filters coloured by state
     (kept, marked redundant, kept and marked later, undecided), the current pair, and the
     table of closest pairs in visiting order with what happened at each step. The slider
     is linked to the panels in the browser (``jslink``), so the explorer also works on the

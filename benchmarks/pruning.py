@@ -1,8 +1,8 @@
 """Print the speed of the cosine filter selection: vectorised vs the plain loop, exact vs Nystrom.
 
-Budgets (DESIGN.md, on 2 cores): the selection for all six VGGishLike conv layers under
-50 ms, at least 300x faster than the loop implementation in the published code's style
-(``audioprune_lite.pruning_reference``: one SVD per filter, SciPy's cosine distance per
+Budgets (on 2 cores): the selection for all six VGGishLike conv layers under 50 ms, at
+least 300x faster than the loop implementation in the published code's style
+(``audioprune_lite.pruning.reference``: one SVD per filter, SciPy's cosine distance per
 pair), with the same kept filters; the Nystrom study up to d = 4096 filters within 2 GB.
 The weights are the random initialisation of the networks (the selection's cost does not
 depend on training). Everything runs with one BLAS thread (threadpoolctl, which comes
@@ -32,7 +32,7 @@ from audioprune_lite.pruning import (
     nystrom_similarity,
     similarity_to_distances,
 )
-from audioprune_lite.pruning_reference import reference_selection
+from audioprune_lite.pruning.reference import reference_selection
 
 
 def median_seconds(function, repeats: int) -> float:

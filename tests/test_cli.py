@@ -1,14 +1,20 @@
-"""The command line, end to end on a tiny offline data set."""
+"""The command line, end to end on a tiny offline data set, and the summary table it writes."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from audioprune_lite import cli
-from audioprune_lite.data import make_synthetic_scenes
-from audioprune_lite.reproduce import LAYER_SETS, PAPER_PRUNING_TABLE
+from audioprune_lite.extras import require
+from audioprune_lite.pruning import CRITERIA, pruning_plans
+from audioprune_lite.published import PRUNING_TABLE
+from audioprune_lite.reproduce import LAYER_SETS, summarise_pruning
+from audioprune_lite.synthetic import make_synthetic_scenes
 from audioprune_lite.train import load_model
 
 
@@ -29,6 +35,13 @@ def test_train_prune_finetune_chain(tiny_data, tmp_path, capsys):
     assert cli.main(["prune", *data, "--model", str(tmp_path / "b.pt"), "--layers", "conv2,conv3",
                      "--ratio", "0.5", "--method", "l1", "--out", str(tmp_path / "p.pt")]) == 0
     assert load_model(tmp_path / "p.pt").config["channels"] == (16, 8, 16)
+    assert cli.main(["prune", *data, "--model", str(tmp_path / "b.pt"), "--method", "random",
+                     "--seed", "3", "--out", str(tmp_path / "r.pt")]) == 0
+    baseline, randomly = load_model(tmp_path / "b.pt"), load_model(tmp_path / "r.pt")
+    plans = pruning_plans(baseline, methods=["cosine", "random"], seed=3)  # the greedy counts
+    assert randomly.config["channels"] == tuple(len(kept) for kept in plans["cosine"].values())
+    assert torch.equal(randomly.conv2.weight,
+                       baseline.conv2.weight[plans["random"]["conv2"]][:, plans["random"]["conv1"]])
     assert cli.main(["finetune", *data, "--model", str(tmp_path / "p.pt"), "--epochs", "1",
                      "--fraction", "0.5", "--out", str(tmp_path / "f.pt")]) == 0
     out = capsys.readouterr().out
@@ -45,8 +58,8 @@ def test_reproduce_writes_the_tables_and_report_prints_them(tiny_data, tmp_path,
     assert (summary.drop(index="none", level=0)["params_cut_%"] > 0).all()
     control = summary.loc[("none", "fine-tuned")]
     assert control["params"] == summary.loc[("none", "none"), "params"] and control["seeds"] == 1
-    np.testing.assert_allclose(summary["drop_vs_tuned_points"],
-                               control["accuracy_%"] - summary["accuracy_%"])
+    assert control["drop_vs_tuned_points"] == 0
+    assert summary.loc[("none", "none"), "drop_points"] == 0
     runs = pd.read_csv(results / "pruning_runs.csv")
     assert set(runs["seed"]) == {0} and len(runs) == len(summary)
     assert len(pd.read_csv(results / "fewer_examples.csv")) == 6 * 3
@@ -54,13 +67,38 @@ def test_reproduce_writes_the_tables_and_report_prints_them(tiny_data, tmp_path,
         "baseline training", "pruning + fine-tuning", "fewer-examples study"}
     beside = pd.read_csv(results / "beside_paper.csv", index_col=0, header=[0, 1])
     assert list(beside.index) == ["none", *LAYER_SETS]
-    assert beside.loc["C2", ("paper", "cosine acc %")] == PAPER_PRUNING_TABLE.loc["C2", "cosine acc %"]
+    assert beside.loc["C2", ("paper", "cosine acc %")] == PRUNING_TABLE.loc["C2", "cosine acc %"]
     assert np.allclose(beside[("ours", "params cut %")].drop("none"),
                        summary.xs("cosine", level=1)["params_cut_%"].loc[list(LAYER_SETS)])
     capsys.readouterr()
     assert cli.main(["report", "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "C1+C2+C3" in out and "published figures" in out
+
+
+def test_the_pruning_summary_against_figures_worked_by_hand():
+    columns = [
+        "pruned", "method", "params", "params_keras", "macs", "accuracy_before", "accuracy", "seed",
+    ]
+    runs = pd.DataFrame([
+        ("none", "none", 100, 110, 1000, 0.80, 0.80, 0),
+        ("none", "fine-tuned", 100, 110, 1000, 0.80, 0.85, 0),
+        ("none", "fine-tuned", 100, 110, 1000, 0.80, 0.87, 1),
+        ("C1", "cosine", 75, 80, 800, 0.60, 0.83, 0),
+        ("C1", "cosine", 75, 80, 800, 0.62, 0.81, 1),
+    ], columns=columns)
+    summary = summarise_pruning(runs, n_eval=100)
+    pruned = summary.loc[("C1", "cosine")]
+    assert pruned["params_cut_%"] == pytest.approx(25) and pruned["macs_cut_%"] == pytest.approx(20)
+    assert pruned["macs_M"] == pytest.approx(0.0008)
+    assert (pruned["accuracy_before_%"], pruned["accuracy_%"]) == pytest.approx((61, 82))
+    assert pruned["drop_points"] == pytest.approx(-2)  # better than the baseline as trained (80 %)
+    assert pruned["drop_vs_tuned_points"] == pytest.approx(4)  # worse than it fine-tuned (86 %)
+    assert pruned["seeds"] == 2 and pruned["params_keras"] == 80
+    # one seed: the binomial interval 1.96 sqrt(0.8 x 0.2 / 100); two seeds: the t interval
+    # t(0.975, 1 d.f.) = 12.706 times the standard deviation 0.01 sqrt(2), over sqrt(2)
+    assert summary.loc[("none", "none"), "ci95_%"] == pytest.approx(7.84, rel=1e-3)
+    assert pruned["ci95_%"] == pytest.approx(12.706, rel=1e-3)
 
 
 def test_errors_have_meaningful_exit_codes(tmp_path, capsys):
@@ -71,3 +109,29 @@ def test_errors_have_meaningful_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["prune"])
     assert exit_info.value.code == 2
+
+
+def test_the_prune_methods_are_the_criteria_registry(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["prune", "--model", "baseline.pt", "--method", "l2"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "invalid choice" in error and all(name in error for name in CRITERIA)
+    with pytest.raises(SystemExit):
+        cli.main(["prune", "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at hyphens too
+    for name, criterion in CRITERIA.items():
+        assert "".join(f"{name}: {criterion.description}".split()) in help_text
+
+
+def test_a_missing_extra_is_one_line_and_exit_code_1(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # as if it were not installed
+
+    def needs_torch_pruning(args) -> int:
+        require("torch_pruning", extra="book")
+        return 0
+
+    monkeypatch.setattr(cli, "report", needs_torch_pruning)
+    assert cli.main(["report"]) == 1
+    assert capsys.readouterr().err == (
+        "audioprune report: torch_pruning is not installed: pip install 'audioprune_lite[book]'\n")

@@ -1,51 +1,63 @@
-"""Tests of audioprune_lite.pruning: the selection against the plain loop implementation, the
-criteria, the surgery and the Torch-Pruning importance."""
+"""Tests of audioprune_lite.pruning: the selection against the plain loop implementation and
+its invariants, the criteria and the plans, the surgery, and the Torch-Pruning importance."""
 
 from __future__ import annotations
 
 import copy
+import importlib
 import itertools
+import math
+import sys
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
 import torch_pruning as tp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from torch import nn
 
+import audioprune_lite
+from audioprune_lite import widgets
+from audioprune_lite.extras import MissingExtraError
+from audioprune_lite.metrics import count_params
 from audioprune_lite.models import DCASE21Baseline, VGGishLike
 from audioprune_lite.pruning import (
+    CRITERIA,
     CosineSimilarityImportance,
     closest_pairs,
     cosine_distances,
     filter_prototypes,
+    filters_to_keep,
     greedy_cosine_selection,
+    greedy_steps,
     leading_eigenvectors,
     nystrom_similarity,
     prune_model,
+    pruning_plans,
     rank_filters,
     similarity_to_distances,
 )
-from audioprune_lite.pruning_reference import (
+from audioprune_lite.pruning.reference import (
     reference_distances,
     reference_greedy,
     reference_prototypes,
     reference_selection,
 )
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 DCASE21_SHAPES = [(16, 1, 7, 7), (16, 16, 7, 7), (32, 16, 7, 7)]
 VGGISH_SHAPES = [(64, 1, 3, 3), (128, 64, 3, 3), (256, 128, 3, 3), (256, 256, 3, 3),
                  (512, 256, 3, 3), (512, 512, 3, 3)]
 SMALL_VGGISH_CHANNELS = (8, 16, 16, 16, 32, 32)
 
-# PAPER.md's worked examples: the kept list with a filter marked after it was kept, and
-# two exact duplicates.
+# The worked examples of the book's page "The method and the published figures": the kept
+# list with a filter marked after it was kept, and two exact duplicates.
 WORKED_EXAMPLE = [[0, .1, .5, .6], [.1, 0, .2, .7], [.5, .2, 0, .3], [.6, .7, .3, 0]]
 DUPLICATES_EXAMPLE = [[0, 0, .4, .5], [0, 0, .4, .5], [.4, .4, 0, .2], [.5, .5, .2, 0]]
 
-
+PROPERTY = settings(max_examples=60, deadline=None)
 
 
 def random_weight(shape, seed):
@@ -178,7 +190,7 @@ def test_selection_with_exact_duplicates_equals_the_loop_implementation(shape, s
         assert lower in kept and higher not in kept
 
 
-def test_worked_example_of_paper_md():
+def test_the_worked_example_of_the_method_page():
     filters, neighbours, distances = closest_pairs(WORKED_EXAMPLE)
     assert filters.tolist() == [0, 1, 2, 3]
     assert neighbours.tolist() == [1, 0, 1, 2]
@@ -218,6 +230,139 @@ def test_selection_rejects_a_matrix_that_is_not_square(bad):
 def test_selection_rejects_an_unknown_rule():
     with pytest.raises(ValueError, match="rule must be one of"):
         greedy_cosine_selection(WORKED_EXAMPLE, rule="strict")
+
+
+# --- invariants of the greedy pass (Hypothesis) --------------------------------------------------
+
+@st.composite
+def distance_matrices(draw):
+    """d x d distances, 2 <= d <= 10, symmetric or not, in eighths from 0 to 1/2: full of ties,
+    and exact in float32 as in float64."""
+    d = draw(st.integers(2, 10))
+    matrix = draw(hnp.arrays(np.int8, (d, d), elements=st.integers(0, 4))) / 8
+    if draw(st.booleans()):
+        matrix = np.triu(matrix, 1) + np.triu(matrix, 1).T
+    np.fill_diagonal(matrix, 0)
+    return matrix
+
+
+@st.composite
+def layer_weights(draw):
+    """float32 weights (d, c_in, kh, kw) of a small layer, often small integers, so that exact
+    duplicates, opposite filters and tied distances are common. No filter is all zeros."""
+    d, c_in = draw(st.integers(2, 9)), draw(st.integers(1, 3))
+    kernel = draw(st.sampled_from([(1, 1), (1, 3), (2, 2), (3, 3)]))
+    values = st.sampled_from([-2.0, -1.0, 0.0, 1.0, 2.0]) | st.floats(
+        -2, 2, width=32, allow_subnormal=False)
+    weight = draw(hnp.arrays(np.float32, (d, c_in, *kernel), elements=values))
+    weight[~weight.reshape(d, -1).any(axis=1), 0, 0, 0] = 1.0
+    return weight
+
+
+@PROPERTY
+@given(distance_matrices())
+def test_the_greedy_pass_equals_the_loop_implementation_on_matrices_full_of_ties(distances):
+    filters, neighbours, _ = closest_pairs(distances)
+    kept_in_order = filters[greedy_steps(filters, neighbours)].tolist()
+    assert kept_in_order == reference_greedy(distances)
+    assert greedy_cosine_selection(distances).tolist() == sorted(kept_in_order)
+
+
+@PROPERTY
+@given(distance_matrices())
+def test_every_dropped_filter_is_the_nearest_filter_of_a_filter_kept_before_it(distances):
+    # What the pass guarantees: a filter is dropped only when an earlier pair (j, n(j)) kept j
+    # and marked it, n(j) = i. With D symmetric, j is then as near to i as i's own nearest
+    # filter: D[j, i] = D[j, n(j)] <= D[i, n(i)] <= D[i, j] = D[j, i].
+    filters, neighbours, pair_distances = closest_pairs(distances)
+    kept = set(greedy_cosine_selection(distances).tolist())
+    step = {i: s for s, i in enumerate(filters.tolist())}
+    marked_by = {}
+    for j, nearest in zip(filters.tolist(), neighbours.tolist()):
+        if j in kept:
+            marked_by.setdefault(nearest, j)
+    d = len(distances)
+    for i in set(range(d)) - kept:
+        j = marked_by[i]
+        assert step[j] < step[i]
+        if np.array_equal(distances, distances.T):
+            assert distances[i, j] == pair_distances[step[i]]
+    # each kept filter marks one filter: at most half are dropped; the first pair's
+    # nearest filter always is
+    assert math.ceil(d / 2) <= len(kept) <= d - 1
+    assert filters[0] in kept and neighbours[0] not in kept
+    unmarked = greedy_cosine_selection(distances, rule="unmarked").tolist()
+    assert unmarked == sorted(kept - set(marked_by))
+
+
+def stored_in_other_ways(weight):
+    """The same float32 layer stored in other ways, by name."""
+    padded = np.zeros((2 * len(weight), *weight.shape[1:]), dtype=np.float32)
+    padded[::2] = weight
+    as_tensor = torch.from_numpy(weight.copy())
+    return {
+        "a copy": weight.copy(),
+        "float64 (exact)": weight.astype(np.float64),
+        "Fortran order": np.asfortranarray(weight),
+        "every other filter of a larger array": padded[::2],
+        "a tensor": as_tensor,
+        "a tensor, channels last": as_tensor.contiguous(memory_format=torch.channels_last),
+        "a tensor, a permuted view": torch.from_numpy(
+            np.ascontiguousarray(weight.transpose(1, 0, 2, 3))).permute(1, 0, 2, 3),
+        "a parameter": nn.Parameter(as_tensor.clone()),
+    }
+
+
+@PROPERTY
+@given(layer_weights(), st.integers(0, 3))
+def test_the_result_does_not_depend_on_how_the_layer_is_stored(weight, seed):
+    original = weight.copy()
+    kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight)))
+    orders = {method: rank_filters(weight, method, seed=seed) for method in CRITERIA}
+    for name, stored in stored_in_other_ways(weight).items():
+        assert np.array_equal(
+            greedy_cosine_selection(cosine_distances(filter_prototypes(stored))), kept), name
+        for method, order in orders.items():
+            assert np.array_equal(rank_filters(stored, method, seed=seed), order), (name, method)
+    assert np.array_equal(weight, original), "the layer was written to"
+
+
+@PROPERTY
+@given(distance_matrices())
+def test_the_greedy_pass_does_not_depend_on_how_the_distances_are_stored(distances):
+    kept = greedy_cosine_selection(distances)
+    padded = np.zeros((2 * len(distances), 2 * len(distances)))
+    padded[::2, ::2] = distances
+    symmetric = np.array_equal(distances, distances.T)
+    for stored in (distances.tolist(), distances.astype(np.float32), np.asfortranarray(distances),
+                   padded[::2, ::2], torch.from_numpy(distances),
+                   *([distances.T] if symmetric else [])):
+        assert np.array_equal(greedy_cosine_selection(stored), kept)
+
+
+@PROPERTY
+@given(distance_matrices())
+def test_the_explorer_replays_the_greedy_pass(distances):
+    filters, neighbours, _ = closest_pairs(distances)
+    states, events = widgets._greedy_states(filters, neighbours)
+    kept_in_order = reference_greedy(distances)
+    assert len(states) == len(events) + 1 == len(distances) + 1
+    assert states[0][:2] == ([], {})
+    for step, (kept, marked, event) in enumerate(states[1:], start=1):
+        i, nearest = int(filters[step - 1]), int(neighbours[step - 1])
+        before_kept, before_marked, _ = states[step - 1]
+        assert kept == kept_in_order[:len(kept)]
+        if i in before_marked:  # marked at an earlier step: skipped
+            assert kept == before_kept and marked == before_marked
+            assert event == f"filter {i} was marked redundant at step {before_marked[i]}: skip it"
+        else:
+            assert kept == before_kept + [i]
+            assert marked == {nearest: step, **before_marked}
+    assert states[-1][0] == kept_in_order
+    explorer = widgets.greedy_pass_explorer(distances)
+    final = explorer.children[1].children[-1].value
+    expected = greedy_cosine_selection(distances).tolist()
+    assert f"{len(expected)} of {len(distances)} filters kept, {expected};" in final
 
 
 # --- the criteria ------------------------------------------------------------------------------
@@ -281,8 +426,11 @@ def test_nystrom_with_fewer_landmarks_than_the_prototype_length_is_an_approximat
     prototypes = filter_prototypes(random_weight((64, 16, 3, 3), seed=5))
     approximate = nystrom_similarity(prototypes, m=4, k=4)
     assert np.array_equal(approximate, approximate.T)
-    distances = similarity_to_distances(approximate)
-    assert np.array_equal(distances, np.round(1 - approximate, 5) * (1 - np.eye(64)))
+    distances = similarity_to_distances(approximate)  # 1 - S to 5 decimals, a zero diagonal
+    off_diagonal = ~np.eye(64, dtype=bool)
+    assert np.abs(distances - (1 - approximate))[off_diagonal].max() <= 5e-6
+    assert np.abs(distances * 1e5 - np.round(distances * 1e5)).max() < 1e-6  # 5 decimals
+    assert not np.diag(distances).any()
     assert np.linalg.matrix_rank(approximate) == 4
     assert np.linalg.matrix_rank(nystrom_similarity(prototypes, m=8, k=3)) == 3
     assert np.abs(approximate - prototypes @ prototypes.T).max() > 0.1
@@ -290,7 +438,8 @@ def test_nystrom_with_fewer_landmarks_than_the_prototype_length_is_an_approximat
 
 @pytest.mark.parametrize("call,match", [
     (lambda w: rank_filters(w, "l2"), "unknown ranking method"),
-    (lambda w: rank_filters(w, "l1", m=4), "takes neither"),
+    (lambda w: rank_filters(w, "l1", m=4), "'l1' takes no option m"),
+    (lambda w: rank_filters(w, "random", k=2), "'random' takes no option k"),
     (lambda w: rank_filters(w, "cosine-nystrom", m=4, k=5), "1 <= k <= m <= d"),
     (lambda w: rank_filters(w, "cosine-nystrom", m=17), "1 <= k <= m <= d"),
     (lambda w: rank_filters(w.reshape(16, -1), "cosine"), r"shape \(d, c_in, kh, kw\)"),
@@ -298,6 +447,49 @@ def test_nystrom_with_fewer_landmarks_than_the_prototype_length_is_an_approximat
 def test_bad_ranking_arguments_are_refused(call, match):
     with pytest.raises(ValueError, match=match):
         call(random_weight((16, 2, 3, 3), seed=0))
+
+
+# --- the plans -----------------------------------------------------------------------------------
+
+def test_plans_keep_the_greedy_counts_in_every_layer():
+    model = dcase21_with_random_statistics(seed=3)
+    plans = pruning_plans(model)
+    assert list(plans) == ["cosine", "l1"] and list(plans["l1"]) == DCASE21_CONVS
+    for name in DCASE21_CONVS:
+        weight = getattr(model, name).weight
+        kept = sorted(reference_selection(weight, full_matrices=False))  # one filter at a time
+        assert plans["cosine"][name].tolist() == kept
+        assert len(plans["l1"][name]) == len(kept) < len(weight)
+        norms = weight.detach().abs().sum(dim=(1, 2, 3)).numpy()
+        dropped = np.setdiff1d(np.arange(len(weight)), plans["l1"][name])
+        assert norms[plans["l1"][name]].min() >= norms[dropped].max()
+    assert (prune_model(model, plans["cosine"]).config["channels"]
+            == prune_model(model, plans["l1"]).config["channels"])
+
+
+def test_plans_carry_a_seed_to_the_seed_dependent_criteria():
+    model = dcase21_with_random_statistics(seed=3)
+    plans = {seed: pruning_plans(model, ["conv3"], methods=["random", "l1"], ratio=0.5, seed=seed)
+             for seed in (1, 2)}
+    again = pruning_plans(model, ["conv3"], methods=["random"], ratio=0.5, seed=1)
+    assert np.array_equal(plans[1]["random"]["conv3"], again["random"]["conv3"])
+    assert not np.array_equal(plans[1]["random"]["conv3"], plans[2]["random"]["conv3"])
+    assert np.array_equal(plans[1]["l1"]["conv3"], plans[2]["l1"]["conv3"])
+    ranking = rank_filters(model.conv3.weight, "random", seed=2)
+    assert plans[2]["random"]["conv3"].tolist() == sorted(ranking[16:].tolist())
+    greedy = pruning_plans(model, methods=["cosine", "random"], seed=2)
+    assert [len(k) for k in greedy["random"].values()] == [len(k) for k in greedy["cosine"].values()]
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m: pruning_plans(m, methods=["cosine", "l2"]), r"unknown ranking methods \['l2'\]"),
+    (lambda m: pruning_plans(m, ["conv1", "conv9"]), r"\['conv9'\] are not convolutions.*conv1, conv2, conv3"),
+    (lambda m: pruning_plans(m, ["bn1"]), r"\['bn1'\] are not convolutions"),
+    (lambda m: pruning_plans(m, ratio=1.5), r"must lie in \(0, 1\), got 1.5"),
+])
+def test_bad_plans_arguments_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(DCASE21Baseline())
 
 
 # --- the surgery ---------------------------------------------------------------------------------
@@ -382,31 +574,6 @@ def test_pruning_keeps_the_chosen_filters_in_their_original_order():
     assert torch.equal(pruned.conv3.weight, model.conv3.weight[:, [2, 4, 9]])
 
 
-def count_trainable(model):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def test_unpruned_baseline_has_the_published_size():
-    model = DCASE21Baseline()
-    assert count_trainable(model) == 46_118
-    assert count_trainable(model) + 2 * sum(model.config["channels"]) == 46_246  # Keras' count
-
-
-# Keras counts, from PAPER.md's table, when 11, 11, 22 filters of conv1, conv2, conv3 are kept.
-@pytest.mark.parametrize("names,keras_count", [
-    (("conv1",), 42_056), (("conv2",), 34_461), (("conv3",), 36_356),
-    (("conv1", "conv2"), 31_496), (("conv2", "conv3"), 27_021),
-    (("conv1", "conv2", "conv3"), 24_056),
-], ids=str)
-def test_parameter_counts_match_the_papers_table(names, keras_count):
-    kept = {"conv1": 11, "conv2": 11, "conv3": 22}
-    pruned = prune_model(DCASE21Baseline(), {name: list(range(kept[name])) for name in names})
-    batch_norm_channels = sum(pruned.config["channels"])
-    assert count_trainable(pruned) + 2 * batch_norm_channels == keras_count
-    if len(names) == 3:
-        assert count_trainable(pruned) == 23_968
-
-
 def test_pruned_config_rebuilds_the_architecture_and_the_original_is_untouched():
     model = dcase21_with_random_statistics()
     before = {key: value.clone() for key, value in model.state_dict().items()}
@@ -428,11 +595,14 @@ def test_a_ratio_removes_the_first_filters_of_the_ranking(method):
     assert torch.equal(pruned.conv3.weight, model.conv3.weight[keep])
 
 
-def test_a_ratio_of_the_greedy_count_removes_the_greedy_drops():
-    model = dcase21_with_random_statistics(seed=1)
-    kept = greedy_cosine_selection(cosine_distances(filter_prototypes(model.conv2.weight)))
-    pruned = prune_model(model, {"conv2": ((16 - len(kept)) / 16, "cosine")})
-    assert torch.equal(pruned.conv2.weight, model.conv2.weight[kept])
+@pytest.mark.parametrize("method", list(CRITERIA))
+def test_without_a_ratio_each_criterion_removes_the_greedy_count_and_cosine_its_filters(method):
+    weight = dcase21_with_random_statistics(seed=1).conv2.weight
+    kept = greedy_cosine_selection(cosine_distances(filter_prototypes(weight)))
+    ours = filters_to_keep(weight, method, seed=3)
+    assert len(ours) == len(kept) and np.array_equal(ours, np.sort(ours))
+    expected = rank_filters(weight, method, seed=3)[16 - len(kept):]
+    assert np.array_equal(ours, kept if method == "cosine" else np.sort(expected))
 
 
 @pytest.mark.parametrize("plan,match", [
@@ -518,7 +688,7 @@ def test_cosine_importance_prunes_a_residual_network_through_torch_pruning():
     pruner.step()
 
     assert model(example).shape == (2, 10)
-    assert count_trainable(model) < count_trainable(original)
+    assert count_params(model) < count_params(original)
     assert [model.stem.out_channels, model.conv_a.out_channels, model.head.out_channels] == [4, 4, 8]
     # Plain layers: the same filters as rank_filters' cosine order.
     for name in ("conv_a", "head"):
@@ -568,3 +738,24 @@ def test_torch_pruning_and_prune_model_give_the_same_network():
         == list(ours.config["channels"]) == [11, 11, 22]
     with torch.no_grad():
         torch.testing.assert_close(theirs(x), ours(x))
+
+
+# --- without Torch-Pruning -----------------------------------------------------------------------
+
+def test_without_torch_pruning_the_package_imports_and_the_adapter_says_what_to_install(monkeypatch):
+    imported = audioprune_lite.pruning
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # `import torch_pruning` now fails
+    monkeypatch.setattr(audioprune_lite, "pruning", imported)  # restored afterwards
+    for name in [name for name in sys.modules if name.startswith("audioprune_lite.pruning")]:
+        monkeypatch.delitem(sys.modules, name)
+    package = importlib.import_module("audioprune_lite.pruning")  # a fresh import
+    assert package is not imported
+    model = DCASE21Baseline()
+    pruned = package.prune_model(model, package.pruning_plans(model, ["conv3"])["cosine"])
+    assert pruned.config["channels"][:2] == (16, 16)
+    for load in (lambda: package.CosineSimilarityImportance,
+                 lambda: importlib.import_module("audioprune_lite.pruning.torch_pruning_adapter")):
+        with pytest.raises(MissingExtraError) as error:
+            load()
+        assert str(error.value) == "torch_pruning is not installed: pip install 'audioprune_lite[book]'"
+    assert isinstance(error.value, ImportError)

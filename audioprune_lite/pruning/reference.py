@@ -2,11 +2,13 @@
 
 It is written the way the published code is written: one singular value decomposition
 per filter, SciPy's cosine distance for every pair of filters, Python loops for the nearest
-filters and the greedy pass, with PAPER.md's two corrections added: a filter's nearest
-filter is never itself, and ties go to the lower filter index. It is easy to
-check against the papers line by line and slow on wide layers. The tests compare
-:mod:`audioprune_lite.pruning` with it, ``benchmarks/pruning.py`` times the two side by
-side, and Chapter 3 shows it next to the vectorised version.
+filters and the greedy pass, with the two corrections that the book's page "The method
+and the published figures" explains: a filter's nearest filter is never itself, and ties
+go to the lower filter index. It is easy to check against the papers line by line and
+slow on wide layers. The tests compare :mod:`audioprune_lite.pruning` with it,
+``benchmarks/pruning.py`` times the two side by side, and Chapter 3 shows it next to the
+vectorised version. It is not imported with :mod:`audioprune_lite.pruning`: import it
+as ``audioprune_lite.pruning.reference``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def reference_prototypes(conv_weight, *, full_matrices: bool = True) -> np.ndarr
     Filter ``i`` is viewed as a ``(kh*kw, c_in)`` matrix; the prototype is the first
     column of its rank-1 approximation ``u1 v1^T``, normalised, as in the published code.
 
-    Used by: Chapter 3, the tests and the benchmark.
+    Used by: Chapter 3, :func:`reference_selection` and the tests.
 
     Parameters
     ----------
@@ -53,7 +55,7 @@ def reference_prototypes(conv_weight, *, full_matrices: bool = True) -> np.ndarr
 def reference_distances(prototypes, decimals: int | None = 5) -> np.ndarray:
     """The ``d x d`` cosine distances, SciPy's ``distance.cosine`` for every pair.
 
-    Used by: Chapter 3, the tests and the benchmark.
+    Used by: :func:`reference_selection` and the tests.
 
     Parameters
     ----------
@@ -80,7 +82,7 @@ def reference_greedy(distances) -> list[int]:
     (lower filter index on ties), then: keep a filter not yet marked redundant and mark its
     nearest filter redundant.
 
-    Used by: Chapter 3, the tests and the benchmark.
+    Used by: :func:`reference_selection` and the tests.
 
     Parameters
     ----------
