@@ -33,6 +33,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from .store import atomic_write
+
 __all__ = [
     "ChecksumError",
     "RemoteFile",
@@ -306,14 +308,8 @@ def _extract_members(members, dest: Path, strip_prefix: str) -> list[Path]:
         if is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.extracting")
-        try:
-            with opener() as source, open(temporary, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with opener() as source:
+            atomic_write(target, lambda out, source=source: shutil.copyfileobj(source, out, CHUNK))
         written.append(target)
     return written
 

@@ -235,7 +235,8 @@ def test_safe_extract_writes_files_and_strips_prefix(tmp_path):
     written = safe_extract(archive, dest, strip_prefix="top/")
     assert written == [dest / "meta.csv", dest / "audio" / "x.wav", dest / "other.txt"]
     assert (dest / "audio" / "x.wav").read_bytes() == b"w"
-    assert not list(dest.rglob("*.extracting"))
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == [
+        "audio", "audio/x.wav", "meta.csv", "other.txt"]  # no temporary left behind
 
 
 def test_safe_extract_reads_tar_gz(tmp_path):
