@@ -1,9 +1,10 @@
 """Execute every chapter from an empty cache, in order, and print its time and peak memory.
 
-Budgets (DESIGN.md, on 2 cores): chapter 1 under 2 minutes, every other chapter under 3
-minutes once the chapters before it have run, the whole book under 15 minutes, and no
-notebook above 2 GB (Binder's limit). Peak memory is the kernel process's maximum
-resident set size. Run: ``python benchmarks/book.py`` (about as long as the book build).
+Budgets (the README's table of measured figures, on 2 cores): chapter 1 under 2 minutes,
+every other chapter under 3 minutes once the chapters before it have run, the whole book
+under 15 minutes, and no notebook above 2 GB (Binder's limit). Peak memory is the kernel
+process's maximum resident set size. Run: ``python benchmarks/book.py`` (about as long as
+the book build).
 """
 
 from __future__ import annotations
