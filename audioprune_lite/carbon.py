@@ -1,6 +1,6 @@
 """Energy and CO2 of a block of code, estimated offline with codecarbon; and what the numbers compare to.
 
-Chapter 5 measures training, pruning and fine-tuning with :func:`track`, a context manager
+Chapter 6 measures training, pruning and fine-tuning with :func:`track`, a context manager
 around codecarbon's ``OfflineEmissionsTracker``. Offline means that the grid's carbon
 intensity comes from a table bundled with codecarbon (:func:`carbon_intensities`) instead
 of a web service: nothing here opens a network connection.
@@ -65,7 +65,7 @@ _COUNTER_MODES = {"intel_rapl": "RAPL energy counters", "windows_emi": "Windows 
 class CarbonReport:
     """What :func:`track` measured for one block of code; filled when the block exits.
 
-    :func:`track` yields it; Chapter 5 reads every field, Chapter 4 the power sources.
+    :func:`track` yields it; Chapter 6 reads every field, Chapter 5 the power sources.
 
     Attributes
     ----------
@@ -125,7 +125,7 @@ class CarbonReport:
         return self.problem is None
 
     def as_series(self) -> pd.Series:
-        """The report as a labelled column, for display. Used by: Chapter 5."""
+        """The report as a labelled column, for display. Used by: Chapter 6."""
         return pd.Series(asdict(self), name=self.name)
 
 
@@ -139,7 +139,7 @@ def carbon_intensities() -> pd.DataFrame:
     does), so its numbers are the ones :func:`track` applies. A yearly national average:
     the intensity at a given hour can be far from it.
 
-    Used by: :func:`track` and Chapter 5 (the country widget).
+    Used by: :func:`track` and Chapter 6 (the country widget).
 
     Returns
     -------
@@ -266,8 +266,8 @@ def track(name: str, *, country_iso_code: str = "GBR", output_dir=None, tracking
     The first call in a process takes a second or two (codecarbon detects the hardware
     once); later calls add milliseconds.
 
-    Used by: Chapter 5 (training, pruning) and :func:`audioprune_lite.fewer_examples.run_fewer_examples`
-    (Chapter 4's fine-tuning runs).
+    Used by: Chapter 6 (training, pruning) and :func:`audioprune_lite.fewer_examples.run_fewer_examples`
+    (Chapter 5's fine-tuning runs).
 
     Parameters
     ----------
@@ -340,7 +340,7 @@ def _fill(report: CarbonReport, tracker, emissions) -> None:
 def equivalents(kg: float) -> dict:
     """Put an amount of CO2 in perspective: car distance, and the seed article's 48-hour GPU run.
 
-    Used by: Chapter 5.
+    Used by: Chapter 6.
 
     Parameters
     ----------
@@ -374,7 +374,7 @@ def mean_power_w(runs: pd.DataFrame) -> float:
     Where codecarbon estimates power from constants, every run's energy is close to its
     duration times this power.
 
-    Used by: Chapters 4 and 5.
+    Used by: Chapters 5 and 6.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """The command line: ``audioprune`` (or ``python -m audioprune_lite``).
 
-Each subcommand calls the same functions as the book's chapters; Chapter 6 and the
+Each subcommand calls the same functions as the book's chapters; Chapter 7 and the
 README show them at work. Exit codes: 0 success, 1 a failure while running (the message
 says what, and names the extra to install when an optional package is missing), 2 wrong
 arguments, 3 no data where ``--data`` points (the message says how to get it).

@@ -10,7 +10,7 @@ log loss, wall time and energy (:func:`audioprune_lite.carbon.track`), and cache
 run on disk, keyed by a hash of everything it depends on: re-running trains nothing, and
 a changed input retrains only the runs it affects.
 
-Used by: Chapter 4 (the study) and Chapter 5 (the energy of its runs).
+Used by: Chapter 5 (the study) and Chapter 6 (the energy of its runs).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ PRUNED_LAYERS = ("conv1", "conv2", "conv3")
 
 STUDY_SETTINGS = {"fractions": FRACTIONS, "seeds": (0, 1, 2), "epochs": 3, "lr": 1e-3,
                   "batch_size": 32}
-"""The book's settings (Chapters 4 and 5): the papers' fractions, learning rate and batch
+"""The book's settings (Chapters 5 and 6): the papers' fractions, learning rate and batch
 size, three seeds, and 3 epochs instead of the papers' 30, so that the whole grid (45
 fine-tuning runs) trains in a minute or two on two CPU cores."""
 
@@ -232,13 +232,13 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
 
 
 def book_study(features=None, progress: bool = True) -> pd.DataFrame:
-    """The study as Chapters 4 and 5 show it: the book's baseline, data and :data:`STUDY_SETTINGS`.
+    """The study as Chapters 5 and 6 show it: the book's baseline, data and :data:`STUDY_SETTINGS`.
 
     Runs (or reads from the cache) :func:`run_fewer_examples` on the baseline of
     :func:`audioprune_lite.experiments.trained_baseline`, and writes the table to
     ``cache_home() / "results" / "fewer-examples.csv"``.
 
-    Used by: Chapter 4 (where the runs are made) and Chapter 5 (which reads their energy).
+    Used by: Chapter 5 (where the runs are made) and Chapter 6 (which reads their energy).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """What a network costs: parameters, multiply-accumulate operations, bytes and latency.
 
-Chapter 2 measures the baseline with these functions; chapter 3 compares pruned
-networks with it, and ``audioprune reproduce`` (chapter 6) reports the same counts.
+Chapter 2 measures the baseline with these functions; chapter 4 compares pruned
+networks with it, and ``audioprune reproduce`` (chapter 7) reports the same counts.
 ``input_shape`` always includes the batch dimension, e.g. ``(1, 1, 40, 500)`` for one
 10-s clip.
 """
@@ -25,7 +25,7 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm
 def count_params(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of parameters (weights and biases).
 
-    Used by: Chapters 2, 3 and 4, and :func:`audioprune_lite.reproduce.pruning_study`.
+    Used by: Chapters 2, 3 and 5, and :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ def count_params_keras(model: nn.Module) -> int:
     layer weights in Keras and are not counted. The DCASE 2021 baseline has 46,118
     parameters in PyTorch's count and 46,246 in this one.
 
-    Used by: Chapter 3 (pruned networks beside the paper's table) and
+    Used by: Chapter 4 (pruned networks beside the paper's table) and
     :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
@@ -88,7 +88,7 @@ def layer_summary(model: nn.Module, input_shape) -> pd.DataFrame:
     layer ``output elements x in_features``; bias additions, batch normalisation, ReLU and
     pooling are not counted (together well under 1 % for the networks here).
 
-    Used by: Chapter 2 (the architecture, layer by layer) and Chapter 3 (before and after
+    Used by: Chapter 2 (the architecture, layer by layer) and Chapter 4 (before and after
     pruning).
 
     Parameters
@@ -136,7 +136,7 @@ def count_macs(model: nn.Module, input_shape) -> int:
     2 % with torchinfo's "mult-adds", the count the DCASE challenge asks for: 286.6 M for
     the baseline on one 40 x 500 input.
 
-    Used by: Chapters 2 and 3, and :func:`audioprune_lite.reproduce.pruning_study`.
+    Used by: Chapters 2 and 4, and :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
     ----------
@@ -154,7 +154,7 @@ def count_macs(model: nn.Module, input_shape) -> int:
 def model_size_bytes(model: nn.Module) -> int:
     """Size of the model's serialized ``state_dict`` (as ``torch.save`` writes it), in bytes.
 
-    Used by: Chapters 2 and 3.
+    Used by: Chapters 2 and 4.
     """
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -165,7 +165,7 @@ def measure_latency(model: nn.Module, input_shape, *, repeats: int = 30, threads
                     warmup: int = 3) -> dict:
     """Wall-clock time of one forward pass in eval mode: median and spread over repeats.
 
-    Used by: Chapter 2 (the baseline's cost) and Chapter 3 (pruned versus masked).
+    Used by: Chapter 2 (the baseline's cost) and Chapter 4 (pruned versus masked).
 
     Parameters
     ----------

@@ -49,7 +49,7 @@ class DCASE21Baseline(LayerChain):
     buffers (set them with :meth:`set_input_statistics`), so a saved model carries its own
     normalisation.
 
-    Used by: Chapter 2 (training), Chapter 3 (pruning), Chapter 5 (energy) and Chapter 7.
+    Used by: Chapter 2 (training), Chapter 4 (pruning), Chapter 6 (energy) and Chapter 8.
 
     Parameters
     ----------

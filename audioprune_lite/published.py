@@ -10,7 +10,7 @@ plotting and training scripts type, in their repositories on GitHub
 Nothing here is measured by this package; the book's page "The method and the published
 figures" shows every table, as below.
 
-Used by: Chapters 2, 3 and 4, and :func:`audioprune_lite.reproduce.beside_paper`.
+Used by: Chapters 2, 3 and 5, and :func:`audioprune_lite.reproduce.beside_paper`.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ SOURCES = {
 def cite(name: str) -> str:
     """The full source of one of this module's published figures, e.g. ``cite("PRUNING_TABLE")``.
 
-    Used by: Chapters 2, 3 and 4 (table captions).
+    Used by: Chapters 2, 4 and 5 (table captions).
 
     Parameters
     ----------

@@ -1,13 +1,13 @@
 """Reproduce the papers' study in one run: prune, fine-tune, compare, and write the tables.
 
-The steps of chapters 2 to 5 chained together, on the book's offline data or on TAU
+The steps of chapters 2 to 6 chained together, on the book's offline data or on TAU
 Urban Acoustic Scenes 2020 Mobile: train the baseline; prune C1, C2, C3 and their
 combinations by the cosine criterion (as many filters as its greedy pass removes) and by
 l1 norm at the same counts; fine-tune every pruned network over several seeds; run the
 fewer-examples study; measure the energy of each phase. Every training run is cached, so
 running it again only re-reads results.
 
-Used by: Chapter 6 and the command line's ``reproduce``.
+Used by: Chapter 7 and the command line's ``reproduce``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     converged gains from it as well, so the fair reference for a pruned, fine-tuned
     network is the unpruned network fine-tuned alike.
 
-    Used by: :func:`reproduce` and Chapter 7.
+    Used by: :func:`reproduce` and Chapter 8.
 
     Parameters
     ----------
@@ -102,7 +102,7 @@ def summarise_pruning(runs: pd.DataFrame, n_eval: int) -> pd.DataFrame:
     the sampling error of an accuracy measured on ``n_eval`` clips (binomial), whichever
     is wider, since a few hundred clips alone give about +-2 to 4 points.
 
-    Used by: :func:`reproduce` and Chapter 7.
+    Used by: :func:`reproduce` and Chapter 8.
 
     Returns
     -------
@@ -141,7 +141,7 @@ def beside_paper(summary: pd.DataFrame) -> pd.DataFrame:
     the drop from the unpruned network fine-tuned alike, the fairer reference when the
     baseline has not converged (see :func:`pruning_study`).
 
-    Used by: Chapter 6 and ``audioprune reproduce`` (``beside_paper.md``).
+    Used by: Chapter 7 and ``audioprune reproduce`` (``beside_paper.md``).
 
     Parameters
     ----------
@@ -183,7 +183,7 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
               country_iso_code: str = "GBR", out_dir="results", progress: bool = True) -> dict:
     """The whole study: baseline, pruning grid, fewer-examples sweep, energy; tables on disk.
 
-    Used by: Chapter 6 and ``audioprune reproduce``.
+    Used by: Chapter 7 and ``audioprune reproduce``.
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     layer_sets : dict of str to tuple of str
         The rows of the pruning table (default: all six of the papers').
     fewer_examples : bool
-        Also run the fewer-examples study (chapter 4's grid with these seeds and epochs).
+        Also run the fewer-examples study (chapter 5's grid with these seeds and epochs).
     country_iso_code : str
         Grid whose carbon intensity turns energy into CO2.
     out_dir : str or Path

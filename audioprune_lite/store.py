@@ -35,7 +35,7 @@ __all__ = ["atomic_write", "cache_home", "cached", "code_fingerprint", "fingerpr
 def cache_home() -> Path:
     """The cache folder: ``$AUDIOPRUNE_HOME``, or ``~/.cache/audioprune`` when it is unset.
 
-    Used by: Chapters 1 and 6.
+    Used by: Chapters 1 and 7.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """Training, evaluating, saving and loading the book's networks.
 
-Chapter 2 trains the DCASE 2021 baseline with :func:`fit`; chapter 3 fine-tunes pruned
-networks with it; chapter 4 trains on fewer examples (:func:`stratified_subset`).
+Chapter 2 trains the DCASE 2021 baseline with :func:`fit`; chapter 4 fine-tunes pruned
+networks with it; chapter 5 trains on fewer examples (:func:`stratified_subset`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class History:
     wall_time_s : float
         Seconds the whole call took.
     examples_seen : int
-        Training examples processed (epochs x training set size).
+        Training examples processed (epochs run x training set size).
     """
 
     train_loss: list = field(default_factory=list)
@@ -143,7 +143,7 @@ def stratified_subset(y, fraction: float, seed: int = 0) -> np.ndarray:
     class whose share is under one example can be left out entirely. No index repeats;
     the same ``seed`` gives the same subset.
 
-    Used by: Chapter 4 (fine-tuning with fewer examples).
+    Used by: Chapter 5 (fine-tuning with fewer examples).
 
     Parameters
     ----------
@@ -221,15 +221,18 @@ def _run_epoch(model, loader, device, optimiser=None) -> tuple[float, float]:
 
 
 def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_size: int = 32,
-        seed: int = 0, device=None, progress: bool = True) -> History:
+        seed: int = 0, patience: int | None = None, device=None, progress: bool = True) -> History:
     """Train ``model`` with Adam and cross-entropy, keeping the weights of its best validation epoch.
 
     After every epoch the validation loss is measured; at the end the weights of the
     epoch with the lowest validation loss are restored (so more epochs never hurt the
-    returned model, they only cost time). The same ``seed`` on the CPU gives the same
-    weights. The model is trained in place and left on ``device``.
+    returned model, they only cost time). With ``patience``, training also stops early,
+    once the validation loss has not improved for ``patience`` epochs in a row: the best
+    epoch is then ``patience`` epochs before the last, which shows that the network has
+    converged (on this validation split) rather than run out of epochs. The same ``seed``
+    on the CPU gives the same weights. The model is trained in place and left on ``device``.
 
-    Used by: Chapter 2 (the baseline), Chapters 3 to 6 (fine-tuning pruned networks) and
+    Used by: Chapter 2 (the baseline), Chapters 4 to 7 (fine-tuning pruned networks) and
     :func:`audioprune_lite.experiments.cached_fit`.
 
     Parameters
@@ -239,12 +242,15 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
         ``X`` float array (N, 1, n_mels, frames), ``y`` int class indices. Never pass the
         evaluation split as ``val``: see :func:`location_split`.
     epochs : int
-        Passes over the training data.
+        Passes over the training data (at most, with ``patience``).
     lr : float
         Adam's learning rate (the baseline's 0.001).
     batch_size : int
     seed : int
         Seeds weight initialisation order, shuffling and dropout.
+    patience : int, optional
+        Stop after this many epochs without a lower validation loss (early stopping).
+        ``None`` runs all ``epochs``.
     device : str or torch.device, optional
         ``None`` picks CUDA or MPS when present (:func:`pick_device`).
     progress : bool
@@ -265,6 +271,8 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be at least 1 epoch (or None), got {patience}")
     for name, data in (("train", train), ("val", val)):
         if not isinstance(data, DataLoader):
             non_finite = ~np.isfinite(np.asarray(data[0]))
@@ -294,6 +302,9 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
             history.best_epoch = epoch
         bar.set_postfix(train_loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}",
                         val_acc=f"{val_accuracy:.3f}")
+        if patience is not None and epoch - history.best_epoch >= patience:
+            break
+    bar.close()
     if best_state is None:
         losses = ", ".join(f"{loss:.3g}" for loss in history.train_loss)
         raise ValueError(f"validation loss was NaN in every epoch ({epochs}), so no epoch's "
@@ -302,7 +313,7 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
     model.load_state_dict(best_state)
     model.eval()
     history.wall_time_s = time.perf_counter() - start
-    history.examples_seen = epochs * len(train_loader.dataset)
+    history.examples_seen = len(history.train_loss) * len(train_loader.dataset)
     return history
 
 
@@ -325,7 +336,7 @@ def predict_proba(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
 def evaluate(model: nn.Module, X, y, devices=None) -> dict:
     """Accuracy, log loss, per-class accuracy and confusion matrix of ``model`` on ``(X, y)``.
 
-    Used by: Chapters 2, 3, 4 and 6, and the command line.
+    Used by: Chapters 2, 3, 5 and 7, and the command line.
 
     Parameters
     ----------

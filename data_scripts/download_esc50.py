@@ -1,4 +1,4 @@
-"""Download the ESC-50 environmental sound data set (Chapter 6 / README: real data).
+"""Download the ESC-50 environmental sound data set (Chapter 7 / README: real data).
 
 ESC-50 (K. J. Piczak, 2015) is 2000 five-second clips in 50 classes, distributed as the
 GitHub repository karolpiczak/ESC-50; its archive is about 600 MB. The script downloads
@@ -58,7 +58,7 @@ Proceedings of the 23rd Annual ACM Conference on Multimedia, Brisbane, 2015.
 
 
 def esc50_file(base_url: str = GITHUB_URL, md5: str | None = None) -> RemoteFile:
-    """The archive of ESC-50 at :data:`COMMIT` (Chapter 6 / README: real data).
+    """The archive of ESC-50 at :data:`COMMIT` (Chapter 7 / README: real data).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Download TAU Urban Acoustic Scenes 2020 Mobile, development (Chapter 6 / README: real data).
+"""Download TAU Urban Acoustic Scenes 2020 Mobile, development (Chapter 7 / README: real data).
 
 The data set is Zenodo record 3819968: 16 audio zips (about 27 GB in total) plus a
 metadata zip and a documentation zip. Every file is checked against its published MD5
@@ -111,7 +111,7 @@ Challenge: generalization across devices and low complexity solutions", DCASE 20
 def tau_files(parts, base_url: str = ZENODO_URL, pinned=None) -> list[RemoteFile]:
     """The files to fetch for the given parts, with their pinned MD5s and sizes.
 
-    Used by ``main`` below (Chapter 6 / README: real data).
+    Used by ``main`` below (Chapter 7 / README: real data).
 
     Parameters
     ----------

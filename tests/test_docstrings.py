@@ -1,6 +1,6 @@
 """The package's docstrings point at the chapters that really use it, and at nothing outside the repository.
 
-A docstring may say which chapters use a function ("Used by: Chapters 2 to 4 and the command
+A docstring may say which chapters use a function ("Used by: Chapters 2 to 5 and the command
 line."). Such a pointer helps a student read the package next to the book only while it is
 true, so this test holds every one against the chapters' code cells.
 """
@@ -28,8 +28,8 @@ def chapter_code(number: int) -> str:
 
 
 def chapters_named(text: str) -> set[int]:
-    """Chapter numbers a "Used by" paragraph names: "Chapter 2", "Chapters 2 to 4",
-    "Chapters 1, 3 and 5", "every chapter"."""
+    """Chapter numbers a "Used by" paragraph names: "Chapter 2", "Chapters 2 to 5",
+    "Chapters 1, 3 and 6", "every chapter"."""
     named = set()
     if re.search(r"\bevery chapter\b", text):
         named.update(CHAPTERS)

@@ -1,4 +1,4 @@
-"""Real recordings: ESC-50 through the same functions as the offline scenes, and chapter 7 on a miniature."""
+"""Real recordings: ESC-50 through the same functions as the offline scenes, and chapter 8 on a miniature."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from audioprune_lite.data import DataNotFoundError, layout_of
 from audioprune_lite.experiments import default_features
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "book" / "07_real_recordings.ipynb"
+CHAPTER = ROOT / "book" / "08_real_recordings.ipynb"
 CATEGORIES = ("dog", "rain", "church_bells", "keyboard_typing")
 
 
@@ -70,7 +70,7 @@ def test_esc50_is_split_by_its_own_folds(esc50_root):
 
 
 def run_chapter(monkeypatch, esc50: Path, home: Path, settings: str | None = None) -> str:
-    """Execute chapter 7 with ``AUDIOPRUNE_ESC50`` set; return the text of its outputs."""
+    """Execute chapter 8 with ``AUDIOPRUNE_ESC50`` set; return the text of its outputs."""
     notebook = nbformat.read(CHAPTER, as_version=4)
     if settings is not None:
         (cell,) = [c for c in notebook.cells if "SETTINGS = {" in c.source]

@@ -47,6 +47,28 @@ def test_fit_learns_and_restores_the_best_validation_epoch():
     assert history.examples_seen == 8 * 90 and history.wall_time_s > 0
 
 
+def test_patience_stops_once_the_validation_loss_stops_improving():
+    X, y = separable_data(n=200)
+    X[100:150] = X[150:200]  # validation examples that contradict the training labels
+    train, val = (X[:100], y[:100]), (X[100:150], (y[100:150] + 1) % 3)
+    history = fit(small_model(), train, val, epochs=40, patience=3, batch_size=16, progress=False)
+    epochs_run = len(history.val_loss)
+    assert epochs_run < 40, "the validation loss rises as the network learns: training must stop"
+    assert epochs_run == history.best_epoch + 3
+    assert min(history.val_loss[history.best_epoch:]) >= history.val_loss[history.best_epoch - 1]
+    assert history.examples_seen == epochs_run * 100
+
+
+def test_patience_never_stops_a_run_that_keeps_improving_and_must_be_positive():
+    X, y = separable_data()
+    full = fit(small_model(), (X[:90], y[:90]), (X[90:], y[90:]), epochs=4, progress=False)
+    patient = fit(small_model(), (X[:90], y[:90]), (X[90:], y[90:]), epochs=4, patience=4,
+                  progress=False)
+    assert len(patient.val_loss) == 4 and patient.val_loss == full.val_loss
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        fit(small_model(), (X[:90], y[:90]), (X[90:], y[90:]), epochs=4, patience=0, progress=False)
+
+
 def test_same_seed_gives_the_same_weights_and_another_seed_does_not():
     X, y = separable_data()
     runs = []

@@ -149,7 +149,7 @@ def leading_eigenvectors(grams, *, squarings: int = 12, tolerance: float = 1e-13
     as ``eigh`` gives, up to sign, to about 1e-14, in a fraction of the time for the
     book's 9 x 9 matrices.
 
-    Used by: Chapter 3 (through :func:`filter_prototypes`; how the prototypes are computed fast).
+    Used by: Chapter 4 (through :func:`filter_prototypes`; how the prototypes are computed fast).
 
     Parameters
     ----------
@@ -190,7 +190,7 @@ def similarity_to_distances(similarity, *, decimals: int | None = 5) -> np.ndarr
     and ``D[j, i]`` tie; :func:`cosine_distances` and :func:`nystrom_similarity` make sure
     it is.
 
-    Used by: Chapter 3 (the Nystrom heatmaps).
+    Used by: Chapter 4 (the Nystrom tables).
 
     Parameters
     ----------
@@ -257,10 +257,10 @@ def nystrom_similarity(prototypes, m: int, k: int) -> np.ndarray:
     The approximation is exact whenever the landmarks span the prototypes: ``m = d``, or
     ``m >= kh*kw`` linearly independent landmarks (as random filters have). Once the
     prototypes are computed it saves little, since the exact ``P P^T`` costs only
-    ``d * d * kh*kw`` multiply-adds; Chapter 3 measures this. Turn ``S`` into distances
+    ``d * d * kh*kw`` multiply-adds; Chapter 4 measures this. Turn ``S`` into distances
     with :func:`similarity_to_distances`.
 
-    Used by: Chapter 3 (the Nystrom timing study).
+    Used by: Chapter 4 (the Nystrom timing study).
 
     Parameters
     ----------

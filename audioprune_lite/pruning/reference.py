@@ -6,7 +6,7 @@ filters and the greedy pass, with the two corrections that the book's page "The 
 and the published figures" explains: a filter's nearest filter is never itself, and ties
 go to the lower filter index. It is easy to check against the papers line by line and
 slow on wide layers. The tests compare :mod:`audioprune_lite.pruning` with it,
-``benchmarks/pruning.py`` times the two side by side, and Chapter 3 shows it next to the
+``benchmarks/pruning.py`` times the two side by side, and Chapter 4 shows it next to the
 vectorised version. It is not imported with :mod:`audioprune_lite.pruning`: import it
 as ``audioprune_lite.pruning.reference``.
 """
@@ -109,7 +109,7 @@ def reference_selection(conv_weight, decimals: int | None = 5, *,
                         full_matrices: bool = True) -> list[int]:
     """The filters the cosine method keeps, computed one filter and one pair at a time.
 
-    Used by: Chapter 3, the tests and the benchmark.
+    Used by: Chapter 4, the tests and the benchmark.
 
     Parameters
     ----------

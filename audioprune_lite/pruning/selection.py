@@ -377,7 +377,7 @@ def pruning_plans(model: nn.Module, layers=None, *, methods=("cosine", "l1"),
     architecture through :func:`audioprune_lite.pruning.prune_model`. Each layer
     is ranked on its own, original weights, as in the papers.
 
-    Used by: Chapters 3 to 6 and the command line.
+    Used by: Chapters 4 to 7 and the command line.
 
     Parameters
     ----------

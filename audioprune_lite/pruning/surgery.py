@@ -122,7 +122,7 @@ def prune_model(model: nn.Sequential, plan: Mapping) -> nn.Sequential:
     Filters are ranked on the original weights, so a plan pruning several layers gives
     each layer the same filters it would get alone (as in the papers).
 
-    Used by: Chapters 3 to 6 and the command line.
+    Used by: Chapters 3 to 7 and the command line.
 
     Parameters
     ----------

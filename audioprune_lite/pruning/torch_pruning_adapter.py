@@ -40,7 +40,7 @@ class CosineSimilarityImportance(tp.importance.Importance):
     filter's prototype is just a sign, so the criterion cannot tell such filters apart.
     Ignore the output layer as usual (``ignored_layers=[model.fc]``).
 
-    Used by: Chapter 3 (pruning a residual network).
+    Used by: Chapter 4 (pruning a residual network).
 
     Parameters
     ----------
