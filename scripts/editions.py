@@ -5,8 +5,9 @@ Both are made from the notebooks the last book build executed
 the prose quotes is the one the book shows:
 
 - the **notebook edition** (``make notebooks``, ``_build/notebooks/book/``): MyST roles
-  and directives turned into plain Markdown (``plain_markdown.py``), each solution's prose
-  folded in a ``<details>`` block under its exercise, outputs cleared. The launch buttons
+  and directives turned into plain Markdown (``plain_markdown.py``), each figure's caption
+  in a Markdown cell under it, each solution's prose folded in a ``<details>`` block under
+  its exercise, outputs cleared. The launch buttons
   open it, from the repository's ``notebooks`` branch (``make publish-notebooks``).
 - the **student edition** (``make student``, ``_build/student/``): the same without the
   solutions. Solutions are marked in the notebooks with sphinx-exercise's gated
@@ -160,7 +161,24 @@ def read_citations(bibliography: Path) -> dict[str, Citation]:
     return citations
 
 
-def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation]) -> nbformat.NotebookNode:
+def figure_numbers(paths: list[Path]) -> dict[str, int]:
+    """Number the captioned figures of the chapters in order, through the whole book, as Sphinx does.
+
+    A figure is a code cell with a caption in its ``mystnb.figure`` metadata; its name is
+    what ``{numref}`` refers to.
+    """
+    named = [cell.metadata["mystnb"]["figure"].get("name", "")
+             for path in paths for cell in nbformat.read(path, as_version=4).cells
+             if _caption(cell)]
+    return {name: number for number, name in enumerate(named, start=1) if name}
+
+
+def _caption(cell) -> str:
+    return cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption", "")
+
+
+def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation],
+            figures: dict[str, int] | None = None) -> nbformat.NotebookNode:
     """One chapter's edition, from the notebook the book build executed.
 
     Parameters
@@ -171,6 +189,8 @@ def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation]) 
         True for the notebook edition (solutions folded), False for the student edition.
     citations : dict
         The bibliography, from :func:`read_citations`.
+    figures : dict, optional
+        The book's figure numbers, from :func:`figure_numbers` (default: this chapter's alone).
 
     Raises
     ------
@@ -180,13 +200,23 @@ def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation]) 
     notebook = nbformat.read(executed, as_version=4)
     exercises = exercise_numbers([c.source for c in notebook.cells if c.cell_type == "markdown"])
     notebook = fold_solutions(notebook, exercises) if solutions else remove_solutions(notebook)
-    context = Context(executed.name, glue_values(executed), citations, exercises)
+    figures = figure_numbers([executed]) if figures is None else figures
+    context = Context(executed.name, glue_values(executed), citations, exercises, figures,
+                      folder=ROOT / "book")
+    cells = []
     for cell in notebook.cells:
+        cells.append(cell)
         if cell.cell_type == "markdown":
             cell.source = BLANK_LINES.sub("\n\n", to_plain_markdown(cell.source, context))
-        else:
-            cell.outputs, cell.execution_count = [], None
-            cell.metadata.pop("execution", None)
+            continue
+        cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+        if _caption(cell):
+            name = cell.metadata["mystnb"]["figure"].get("name", "")
+            label = f"Fig. {figures[name]}." if name in figures else "Figure."
+            caption = to_plain_markdown(_caption(cell), context)
+            cells.append(nbformat.v4.new_markdown_cell(f"**{label}** {caption}"))
+    notebook.cells = cells
     notebook.metadata = {key: notebook.metadata[key] for key in ("kernelspec", "language_info")
                          if key in notebook.metadata}
     return notebook
@@ -214,7 +244,9 @@ def main(argv=None) -> int:
     try:
         paths = executed_notebooks(args.executed, ROOT / "book")
         citations = read_citations(BIBLIOGRAPHY)
-        editions = [(path, edition(path, solutions=args.edition == "notebook", citations=citations))
+        figures = figure_numbers(paths)
+        editions = [(path, edition(path, solutions=args.edition == "notebook", citations=citations,
+                                   figures=figures))
                     for path in paths]
     except (FileNotFoundError, ValueError) as error:
         print(f"editions.py: {error}", file=sys.stderr)

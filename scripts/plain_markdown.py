@@ -5,7 +5,7 @@ directives (``{exercise}``, ``:::{admonition}``) that a notebook interface shows
 text. :func:`to_plain_markdown` replaces each by what the book's page shows, as far as
 Markdown can: a glued value formatted as its role asks, a citation as author-year text, a
 cross-reference as its text, an admonition as a bold title over a block quote, an exercise
-as a heading. Fenced code blocks are left alone. A role or directive with no plain form
+as a heading, a ``literalinclude`` as the code it includes. Fenced code blocks are left alone. A role or directive with no plain form
 here, or a glue key the notebook never glued, is an error naming it: the conversion never
 leaves raw MyST behind silently.
 
@@ -15,9 +15,11 @@ myst-nb's own formatting).
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from myst_nb.core.variables import format_plain_text
 
@@ -57,12 +59,18 @@ class Context:
         The bibliography, by key.
     exercises : mapping of str to int
         Each exercise label's number in the notebook (1, 2, ...), see :func:`exercise_numbers`.
+    figures : mapping of str to int
+        Each figure name's number in the book (figures are numbered through the whole book).
+    folder : Path
+        The folder of the notebook's source, against which included files are found.
     """
 
     source: str
     glue: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     citations: Mapping[str, Citation] = field(default_factory=dict)
     exercises: Mapping[str, int] = field(default_factory=dict)
+    figures: Mapping[str, int] = field(default_factory=dict)
+    folder: Path = Path(".")
 
 
 def exercise_numbers(markdown: list[str]) -> dict[str, int]:
@@ -155,6 +163,9 @@ def _directive(name: str, argument: str, body: list[str], context: Context) -> s
         return f"\n<details>\n<summary>{argument}</summary>\n\n{content}\n\n</details>\n"
     if name == "math":
         return f"\n$$\n{content}\n$$\n"
+    if name == "literalinclude":
+        code = _included(context.folder / argument, options.get("pyobject"), context)
+        return f"\n```{options.get('language', 'python')}\n{code}\n```\n"
     raise ValueError(f"{context.source}: the MyST directive {{{name}}} has no plain-Markdown form here")
 
 
@@ -174,14 +185,31 @@ def _role(name: str, content: str, context: Context) -> str:
     if name in ("ref", "doc"):  # the page shows the section's or page's title, unknown here
         return title or target.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ")
     if name == "numref":
+        if target in context.figures:  # Sphinx's default numref format for figures
+            return (title or "Fig. %s").replace("%s", str(context.figures[target]))
         if target not in context.exercises:
-            raise ValueError(f"{context.source}: {{numref}} to {target!r}, which is not an exercise")
+            raise ValueError(f"{context.source}: {{numref}} to {target!r}, which is neither an "
+                             "exercise nor a figure")
         return (title or "Exercise %s").replace("%s", str(context.exercises[target]))
     if name == "eq":
         return f"({target})"
     if name == "math":
         return f"${content}$"
     raise ValueError(f"{context.source}: the MyST role {{{name}}} has no plain-Markdown form here")
+
+
+def _included(path: Path, pyobject: str | None, context: Context) -> str:
+    """The text of ``path``, or only the function or class ``pyobject`` (with its decorators)."""
+    if not path.is_file():
+        raise ValueError(f"{context.source}: literalinclude of {path}, which does not exist")
+    text = path.read_text()
+    if pyobject is None:
+        return text.rstrip("\n")
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == pyobject:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            return "\n".join(text.split("\n")[first - 1:node.end_lineno])
+    raise ValueError(f"{context.source}: literalinclude of {pyobject!r}, which {path.name} does not define")
 
 
 def _glued(name: str, content: str, context: Context) -> str:

@@ -16,11 +16,15 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import editions  # noqa: E402
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 
 MIN_WORDS = 6
@@ -98,6 +102,25 @@ def test_every_check_quotes_its_chapter_word_for_word(notebook):
             f"{notebook.stem}, cell {cell_id}: quote a whole sentence, not {quote!r}")
         assert quote in text, (f"{notebook.stem}, cell {cell_id}: the check quotes a sentence that "
                                f"the chapter's prose does not contain: {quote!r}")
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_checks_of_a_solution_are_cut_with_it_from_the_student_edition(notebook):
+    """A check outside every solution stays in the student edition: it may only quote the
+    chapter's main text, never a solution it would give away (or whose variables it needs)."""
+    main_text, outside = [], []
+    for cell, label, pieces in editions.solution_parts(nbformat.read(notebook, as_version=4)):
+        if pieces is not None:
+            main_text += [text for text, piece_label in pieces if piece_label is None]
+        elif label is None and "claim-check" in cell.metadata.get("tags", []):
+            outside.append(cell)
+    text = normalised(" ".join(main_text))
+    for cell in outside:
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Assert) and isinstance(node.msg, ast.Constant):
+                assert normalised(node.msg.value) in text, (
+                    f"{notebook.stem}, cell {cell.get('id')}: checks a solution's sentence from outside "
+                    f"the solution; move the check inside it: {node.msg.value!r}")
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)

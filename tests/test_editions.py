@@ -197,7 +197,8 @@ def test_a_missing_glue_key_is_named(executed, citations):
     ("Press {kbd}`Ctrl`.", r"role \{kbd\}"),
     (":::{note}\nNever closed.", "never closed"),
     ("See {cite}`nobody2020`.", "no reference nobody2020"),
-    ("See {numref}`fig-one`.", "'fig-one', which is not an exercise"),
+    ("See {numref}`fig-one`.", "'fig-one', which is neither an exercise nor a figure"),
+    ("```{literalinclude} nowhere.py\n```", "nowhere.py, which does not exist"),
     ("```{exercise}\nNo label.\n```", "every exercise needs a :label:"),
 ])
 def test_what_has_no_plain_form_is_refused_by_name(text, message, citations):
@@ -211,6 +212,34 @@ def test_nested_fences_and_explicit_titles():
     text = "::::{admonition} Outer\n:::{tip}\nInner {numref}`Task %s <ex>`.\n:::\n```python\nx = 1\n```\n::::"
     assert plain_markdown.to_plain_markdown(text, context) == (
         "> **Outer**\n>\n> > **Tip**\n> >\n> > Inner Task 3.\n>\n> ```python\n> x = 1\n> ```")
+
+
+def test_code_is_included_from_its_one_source(tmp_path):
+    (tmp_path / "module.py").write_text("import x\n\n\n@decorated\ndef chosen(a):\n    return a\n\n\n"
+                                        "def other():\n    pass\n")
+    context = plain_markdown.Context("tiny.ipynb", folder=tmp_path)
+    text = "Before.\n\n```{literalinclude} module.py\n:pyobject: chosen\n:language: python\n```\nAfter."
+    assert plain_markdown.to_plain_markdown(text, context) == (
+        "Before.\n\n\n```python\n@decorated\ndef chosen(a):\n    return a\n```\n\nAfter.")
+    with pytest.raises(ValueError, match="'absent', which module.py does not define"):
+        plain_markdown.to_plain_markdown("```{literalinclude} module.py\n:pyobject: absent\n```", context)
+
+
+def test_figures_are_numbered_through_the_book_and_captioned_under_them(tmp_path, citations):
+    paths = []
+    for number, names in ((1, ["fig-a", "fig-b"]), (2, ["fig-c"])):
+        cells = [nbformat.v4.new_markdown_cell(f"See {{numref}}`{names[-1]}`.")]
+        for name in names:
+            cell = nbformat.v4.new_code_cell("plot()")
+            cell.metadata["mystnb"] = {"figure": {"caption": f"The {name} {{term}}`curve`.", "name": name}}
+            cells.append(cell)
+        path = tmp_path / f"0{number}_chapter.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+        paths.append(path)
+    figures = editions.figure_numbers(paths)
+    assert figures == {"fig-a": 1, "fig-b": 2, "fig-c": 3}
+    second = editions.edition(paths[1], solutions=True, citations=citations, figures=figures)
+    assert [c.source for c in second.cells] == ["See Fig. 3.", "plot()", "**Fig. 3.** The fig-c curve."]
 
 
 def test_citations_fall_back_to_the_title_and_no_year(tmp_path, citations):
@@ -230,7 +259,8 @@ def test_every_chapter_converts_to_plain_markdown(path, citations):
     notebook = nbformat.read(path, as_version=4)
     sources = markdown(notebook)
     stand_in = {key: {"text/plain": "1"} for key in re.findall(r"\{glue:text\}`([^`:]+)", "\n".join(sources))}
-    context = plain_markdown.Context(path.name, stand_in, citations, plain_markdown.exercise_numbers(sources))
+    context = plain_markdown.Context(path.name, stand_in, citations, plain_markdown.exercise_numbers(sources),
+                                     editions.figure_numbers([path]), folder=ROOT / "book")
     folded = editions.fold_solutions(notebook, context.exercises)
     converted = [plain_markdown.to_plain_markdown(text, context) for text in markdown(folded)]
     assert raw_myst("\n".join(sources)), "the chapter is written in MyST"
