@@ -73,11 +73,14 @@ def plot_waveform(y: np.ndarray, sr: int, ax=None, title: str | None = None):
     return ax
 
 
-def plot_spectrum(y: np.ndarray, sr: int, ax=None, title: str | None = None, label=None):
+def plot_spectrum(y: np.ndarray, sr: int, ax=None, title: str | None = None, label=None,
+                  reference: float | None = 1.0, bands_per_octave: int | None = None, **line):
     """Draw the magnitude spectrum of a whole signal in dB against frequency (log axis).
 
-    The spectrum is the magnitude of the real FFT with a Hann window, in dB relative to
-    the largest value, so signals of different levels can share one plot.
+    The spectrum is the magnitude of the real FFT with a Hann window, scaled so that a sine
+    of amplitude 1 (full scale) peaks at 0 dB. With the default ``reference`` every signal
+    is drawn on that common scale, so the levels of several curves can be compared; with
+    ``reference=None`` each curve is relative to its own maximum, which shows its shape only.
 
     Used by: Chapter 1.
 
@@ -90,18 +93,38 @@ def plot_spectrum(y: np.ndarray, sr: int, ax=None, title: str | None = None, lab
     ax : matplotlib.axes.Axes, optional
     title, label : str, optional
         Axes title and line label (for a legend).
+    reference : float or None
+        Amplitude of the sine that reads 0 dB (1.0: dB relative to full scale), or None
+        for dB relative to this signal's own maximum.
+    bands_per_octave : int, optional
+        Average the power in bands this many to an octave (from 20 Hz), drawn at the bands'
+        centres: a smooth curve instead of one point per FFT bin.
+    **line
+        Passed to ``Axes.semilogx`` (e.g. ``color``, ``linestyle``).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     ax = ax or plt.subplots()[1]
-    magnitude = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    window = np.hanning(len(y))
+    magnitude = np.abs(np.fft.rfft(y * window)) * 2 / window.sum()
     frequencies = np.fft.rfftfreq(len(y), 1 / sr)
-    decibels = librosa.amplitude_to_db(magnitude, ref=np.max, top_db=100)
-    ax.semilogx(frequencies[1:], decibels[1:], linewidth=0.6, label=label)
-    ax.set(xlabel="frequency (Hz)", ylabel="magnitude (dB re max)", title=title,
-           xlim=(20, sr / 2))
+    keep = frequencies >= 20
+    frequencies, magnitude = frequencies[keep], magnitude[keep]
+    if bands_per_octave:
+        band = np.floor(np.log2(frequencies / 20) * bands_per_octave).astype(int)
+        counts = np.bincount(band)
+        filled = counts > 0
+        power = np.bincount(band, weights=magnitude ** 2)[filled] / counts[filled]
+        magnitude = np.sqrt(power)
+        frequencies = 20 * 2 ** ((np.flatnonzero(filled) + 0.5) / bands_per_octave)
+    decibels = librosa.amplitude_to_db(magnitude, ref=np.max if reference is None else reference,
+                                       amin=1e-10, top_db=None)
+    ax.semilogx(frequencies, decibels, linewidth=1.2 if bands_per_octave else 0.6, label=label,
+                **line)
+    ax.set(xlabel="frequency (Hz)", title=title, xlim=(20, sr / 2),
+           ylabel="magnitude (dB re max)" if reference is None else "magnitude (dB re full scale)")
     return ax
 
 
@@ -130,13 +153,20 @@ def plot_log_mel(
     """
     ax = ax or plt.subplots()[1]
     image = librosa.display.specshow(
-        features, sr=config.sr, hop_length=config.hop_length, x_axis="time", y_axis="mel",
+        features, sr=config.sr, hop_length=config.hop_length, x_axis="s", y_axis="mel",
         fmin=config.fmin, fmax=config.top_frequency, ax=ax, cmap="magma",
     )
+    _label_time_and_frequency(ax, time_ticks=5)
     ax.set(title=title)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, format="%+.0f dB")
     return ax
+
+
+def _label_time_and_frequency(ax, time_ticks: int) -> None:
+    """Label a spectrogram's axes with units and keep its time ticks few enough not to overprint."""
+    ax.xaxis.set_major_locator(plt.MaxNLocator(time_ticks, steps=[1, 2, 2.5, 5, 10]))
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
 
 
 def plot_log_mel_grid(clips: dict, config: LogMelConfig = LogMelConfig(), columns: int = 5):
@@ -164,10 +194,11 @@ def plot_log_mel_grid(clips: dict, config: LogMelConfig = LogMelConfig(), column
                                 sharex=True, sharey=True, squeeze=False)
     for ax, (name, feature) in zip(axes.flat, features.items()):
         image = librosa.display.specshow(
-            feature, sr=config.sr, hop_length=config.hop_length, x_axis="time", y_axis="mel",
+            feature, sr=config.sr, hop_length=config.hop_length, x_axis="s", y_axis="mel",
             fmin=config.fmin, fmax=config.top_frequency, ax=ax, cmap="magma",
             vmin=low, vmax=high,
         )
+        _label_time_and_frequency(ax, time_ticks=3)
         ax.set_title(name)
         ax.label_outer()
     for ax in axes.flat[len(features):]:
@@ -202,13 +233,18 @@ def plot_filter_bank(config: LogMelConfig = LogMelConfig(), ax=None):
 def plot_history(history, ax_loss=None, ax_accuracy=None):
     """Draw training curves: losses (training and validation) and validation accuracy per epoch.
 
-    The restored (best validation loss) epoch is marked with a dotted line.
+    Given one run, the restored (best validation loss) epoch is marked with a dotted line.
+    Given several runs per label (e.g. a pruned and an unpruned network, fine-tuned with
+    the same seeds), each label is drawn in its own colour as its mean per epoch with a
+    band of the 95 % t-interval over its runs (mean +- t(0.975, n - 1) s / sqrt(n)), and
+    every run as a dot; the restored epochs differ between runs and are not marked.
 
-    Used by: Chapter 2 (the baseline) and Chapter 3 (fine-tuning).
+    Used by: Chapter 2 (the baseline) and Chapter 4 (fine-tuning).
 
     Parameters
     ----------
-    history : audioprune_lite.train.History
+    history : audioprune_lite.train.History or dict of str to list of History
+        One run, or a label to its runs.
     ax_loss, ax_accuracy : matplotlib.axes.Axes, optional
         Made side by side when not given.
 
@@ -216,17 +252,46 @@ def plot_history(history, ax_loss=None, ax_accuracy=None):
     -------
     matplotlib.figure.Figure
     """
+    from collections.abc import Mapping
+
+    from scipy import stats
+
     if ax_loss is None or ax_accuracy is None:
-        _, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3))
-    frame = history.as_frame()
-    sns.lineplot(data=frame[["train_loss", "val_loss"]], ax=ax_loss, markers=True, dashes=False)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    sns.lineplot(data=frame["val_accuracy"], ax=ax_accuracy, marker="o")
-    ax_accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+        _, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3), layout="constrained")
+    if isinstance(history, Mapping):
+        def t_interval(values):
+            values = np.asarray(values, dtype=float)
+            if len(values) < 2:
+                return values.mean(), values.mean()
+            half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+            return values.mean() - half, values.mean() + half
+
+        runs = pd.concat([run.as_frame().reset_index().assign(network=label)
+                          for label, label_runs in history.items() for run in label_runs])
+        palette = dict(zip(history, sns.color_palette("colorblind")))
+        for ax, column, label in ((ax_loss, "val_loss", "validation cross-entropy"),
+                                  (ax_accuracy, "val_accuracy", "validation accuracy")):
+            sns.lineplot(data=runs, x="epoch", y=column, hue="network", style="network",
+                         palette=palette, markers=True, dashes=False, errorbar=t_interval, ax=ax)
+            sns.scatterplot(data=runs, x="epoch", y=column, hue="network", palette=palette,
+                            s=12, alpha=0.5, legend=False, ax=ax)
+            ax.set(xlabel="epoch", ylabel=label)
+        ax_accuracy.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+        ax_loss.get_legend().remove()
+        ax_accuracy.legend(title=None, fontsize="small")
+    else:
+        frame = history.as_frame()
+        sns.lineplot(data=frame[["train_loss", "val_loss"]], ax=ax_loss, markers=True, dashes=False)
+        ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+        sns.lineplot(data=frame["val_accuracy"], ax=ax_accuracy, marker="o")
+        ax_accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+        for ax in (ax_loss, ax_accuracy):
+            ax.axvline(history.best_epoch, color="grey", linestyle=":", label="restored epoch")
+        ax_accuracy.legend(loc="lower right")
     for ax in (ax_loss, ax_accuracy):
-        ax.axvline(history.best_epoch, color="grey", linestyle=":", label="restored epoch")
-    ax_accuracy.legend(loc="lower right")
-    ax_loss.figure.tight_layout()
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    if not ax_loss.figure.get_layout_engine():
+        ax_loss.figure.tight_layout()
     return ax_loss.figure
 
 
@@ -285,7 +350,7 @@ def plot_device_accuracy(per_device: dict, unseen, ax=None, title: str | None = 
     return ax
 
 
-# --- Chapter 3: cosine-distance filter pruning ---------------------------------------------------
+# --- Chapters 3 and 4: cosine-distance filter pruning ----------------------------------------------
 
 def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label: str = "removed",
                  title: str | None = None, size: float = 1.3):
@@ -393,10 +458,12 @@ def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | N
                              ax=None, title: str | None = None):
     """Draw accuracy against the share of filters removed, one line per pruning criterion.
 
-    Criteria with several runs (random pruning over seeds) are drawn as their mean with a
-    band of one standard deviation, and every run as a dot.
+    Every criterion has its own colour (orange and vermillion, too alike, are never both
+    used) and marker. Criteria with several runs (random pruning over seeds) are drawn as
+    their mean with a band of the 95 % t-interval over the runs (mean +- t(0.975, n - 1)
+    s / sqrt(n)), and every run as a dot of the criterion's colour.
 
-    Used by: Chapter 3 (cosine vs l1 vs geometric median vs random at equal budgets).
+    Used by: Chapter 4 (cosine vs l1 vs geometric median vs random at equal budgets).
 
     Parameters
     ----------
@@ -412,13 +479,25 @@ def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | N
     -------
     matplotlib.axes.Axes
     """
-    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    from scipy import stats
+
+    def t_interval(values):
+        values = np.asarray(values, dtype=float)
+        if len(values) < 2:
+            return values.mean(), values.mean()
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        return values.mean() - half, values.mean() + half
+
+    ax = ax or plt.subplots(figsize=(8, 4), layout="constrained")[1]
+    colours = sns.color_palette("colorblind")
+    methods = list(dict.fromkeys(results["method"]))
+    palette = dict(zip(methods, [colours[i] for i in (0, 1, 2, 4, 5, 9, 7, 8, 6)]))
     sns.lineplot(data=results, x="removed", y="accuracy", hue="method", style="method",
-                 markers=True, dashes=False, errorbar="sd", ax=ax)
+                 palette=palette, markers=True, dashes=False, errorbar=t_interval, ax=ax)
     repeated = results.groupby("method").filter(lambda runs: runs["removed"].duplicated().any())
     if len(repeated):
-        sns.stripplot(data=repeated, x="removed", y="accuracy", native_scale=True, ax=ax,
-                      color="grey", size=3, alpha=0.6, jitter=0.005, legend=False)
+        sns.scatterplot(data=repeated, x="removed", y="accuracy", hue="method", palette=palette,
+                        s=14, alpha=0.6, legend=False, ax=ax)
     if baseline_accuracy is not None:
         ax.axhline(baseline_accuracy, color="black", linestyle="--", linewidth=1,
                    label="unpruned")
@@ -433,13 +512,17 @@ def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | N
 def plot_selection_timing(timings: pd.DataFrame, ax=None, title: str | None = None):
     """Draw the time of a filter-selection step against the number of filters, log-log.
 
-    Used by: Chapter 3 (exact vs Nystrom similarities).
+    Every method has its own colour (orange and vermillion, too alike, are never both
+    used) and marker.
+
+    Used by: Chapter 4 (exact vs Nystrom similarities).
 
     Parameters
     ----------
     timings : pandas.DataFrame
         Columns ``filters`` (d), ``method`` (a label such as ``"exact"`` or
-        ``"Nystrom, m = 9"``) and ``ms`` (milliseconds).
+        ``"Nystrom, m = 9"``) and ``ms`` (milliseconds); several rows per method and
+        ``filters`` are drawn as their median.
     ax : matplotlib.axes.Axes, optional
     title : str, optional
 
@@ -447,18 +530,22 @@ def plot_selection_timing(timings: pd.DataFrame, ax=None, title: str | None = No
     -------
     matplotlib.axes.Axes
     """
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=(7, 4), layout="constrained")[1]
+    colours = sns.color_palette("colorblind")
+    methods = list(dict.fromkeys(timings["method"]))
+    palette = dict(zip(methods, [colours[i] for i in (0, 1, 2, 4, 5, 9, 7, 8, 6)]))
     sns.lineplot(data=timings, x="filters", y="ms", hue="method", style="method", markers=True,
-                 dashes=False, ax=ax)
+                 palette=palette, dashes=False, estimator="median", errorbar=None, ax=ax)
     ax.set(xscale="log", yscale="log", xlabel="filters in the layer (d)",
-           ylabel="time (ms, median)", title=title)
+           ylabel="time (ms)", title=title)
     ax.set_xticks(sorted(timings["filters"].unique()))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.legend(title=None, fontsize="small")
     return ax
 
 
-# --- Chapter 4: fine-tuning with fewer examples -------------------------------------------------
+# --- Chapter 5: fine-tuning with fewer examples -------------------------------------------------
 
 def _by_share(study: pd.DataFrame, labels) -> pd.DataFrame:
     """A fewer-examples study's runs with the ``percent`` of data used and a ``starting point``."""
@@ -473,7 +560,7 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
 
     Each point is the mean over the seeds, with a bar of one standard deviation either side.
 
-    Used by: Chapter 4.
+    Used by: Chapter 5.
 
     Parameters
     ----------
@@ -510,9 +597,9 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
 
     Two panels side by side, one line per starting point (mean and one standard deviation
     over the seeds); runs on 0 % of the data (no fine-tuning) are left out. Without power
-    counters the energy panel is the time panel in other units (Chapter 5).
+    counters the energy panel is the time panel in other units (Chapter 6).
 
-    Used by: Chapter 4.
+    Used by: Chapter 5.
 
     Parameters
     ----------
@@ -544,12 +631,12 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
     return figure
 
 
-# --- Chapter 5: energy and CO2 ------------------------------------------------------------------
+# --- Chapter 6: energy and CO2 ------------------------------------------------------------------
 
 def plot_energy_by_phase(phases, ax=None, title: str | None = None):
     """Draw the energy of each phase as a horizontal bar, stacked from its CPU, RAM and GPU parts.
 
-    Used by: Chapter 5.
+    Used by: Chapter 6.
 
     Parameters
     ----------
@@ -582,7 +669,7 @@ def plot_energy_against_time(runs: pd.DataFrame, labels=None, ax=None, title: st
     slope is the mean power (:func:`audioprune_lite.carbon.mean_power_w`); measured runs
     scatter around it.
 
-    Used by: Chapter 5.
+    Used by: Chapter 6.
 
     Parameters
     ----------
@@ -615,7 +702,7 @@ def plot_emissions_by_grid(intensities: pd.DataFrame, energy_kwh: float, ax=None
                            title: str | None = None):
     """Draw the CO2 that the same energy emits on different countries' grids, as horizontal bars.
 
-    Used by: Chapter 5.
+    Used by: Chapter 6.
 
     Parameters
     ----------
@@ -638,16 +725,19 @@ def plot_emissions_by_grid(intensities: pd.DataFrame, energy_kwh: float, ax=None
     return ax
 
 
-# --- Chapter 6: the whole study ------------------------------------------------------------------
+# --- Chapter 7: the whole study ------------------------------------------------------------------
 
 def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
     """Draw accuracy after fine-tuning per pruned layer set, one marker per criterion.
 
-    Each marker is the mean over seeds with its 95 % interval; a dotted line marks the
-    unpruned network as trained and a dashed one the unpruned network fine-tuned alike
-    (the rows with ``pruned == "none"``, methods ``"none"`` and ``"fine-tuned"``).
+    Each marker is the mean over seeds, its bar the 95 % t-interval over seeds of that
+    mean (``t(0.975, n - 1) x s / sqrt(n)``, as
+    :func:`audioprune_lite.reproduce.seed_interval` computes it; no bar for one seed). A
+    dotted line marks the unpruned network as trained, a dashed one the unpruned network
+    fine-tuned alike, with its own 95 % t-interval shaded (the rows with ``pruned ==
+    "none"``, methods ``"none"`` and ``"fine-tuned"``).
 
-    Used by: Chapter 6.
+    Used by: Chapter 7.
 
     Parameters
     ----------
@@ -661,16 +751,30 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
     -------
     matplotlib.axes.Axes
     """
+    from scipy import stats
+
+    def t_interval(values):
+        values = np.asarray(values, dtype=float)
+        mean = values.mean()
+        if len(values) < 2:
+            return mean, mean
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        return mean - half, mean + half
+
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
-    unpruned = 100 * runs[runs["pruned"] == "none"].groupby("method")["accuracy"].mean()
+    unpruned = runs[runs["pruned"] == "none"].assign(accuracy=lambda t: 100 * t["accuracy"])
     pruned = runs[runs["pruned"] != "none"]
     sns.pointplot(data=pruned.assign(accuracy=100 * pruned["accuracy"]), x="pruned", y="accuracy",
-                  hue="method", dodge=0.3, errorbar=("ci", 95), linestyle="none",
+                  hue="method", dodge=0.3, errorbar=t_interval, linestyle="none", capsize=0.1,
                   markers=["o", "s", "^", "D"][:pruned["method"].nunique()], ax=ax)
     for method, style, label in (("none", ":", "unpruned, as trained"),
                                  ("fine-tuned", "--", "unpruned, fine-tuned alike")):
-        if method in unpruned:
-            ax.axhline(unpruned[method], color="grey", linestyle=style, label=label)
+        values = unpruned.loc[unpruned["method"] == method, "accuracy"]
+        if len(values):
+            ax.axhline(values.mean(), color="grey", linestyle=style, label=label)
+        if method == "fine-tuned" and len(values) > 1:
+            ax.axhspan(*t_interval(values), color="grey", alpha=0.15, linewidth=0,
+                       label="its 95 % t-interval")
     ax.set(ylabel="accuracy after fine-tuning (%)", xlabel="pruned layers", title=title)
-    ax.legend()
+    ax.legend(fontsize="small", ncols=2)
     return ax

@@ -1,4 +1,4 @@
-"""The figures of chapters 4 to 6: what each function draws for a small table."""
+"""The figures of chapters 5 to 7: what each function draws for a small table."""
 
 from __future__ import annotations
 
@@ -109,3 +109,167 @@ def test_pruning_study_draws_each_criterion_and_both_unpruned_references():
     assert line(ax, "unpruned, as trained").get_ydata()[0] == pytest.approx(50)
     assert line(ax, "unpruned, fine-tuned alike").get_ydata()[0] == pytest.approx(53)
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["C1", "C2"]
+
+
+# --- Chapter 4: criteria at equal budgets, fine-tuning, selection timing ------------------------
+
+def colour_distance(first, second) -> float:
+    """Euclidean distance of two colours in RGB (0 to 1 per channel): the colorblind palette's
+    blue and green are 0.30 apart, its orange and vermillion (hard to tell apart) 0.20."""
+    return float(np.linalg.norm(np.subtract(matplotlib.colors.to_rgb(first),
+                                            matplotlib.colors.to_rgb(second))))
+
+
+def test_criteria_comparison_tells_the_criteria_apart_and_bands_random_by_a_t_interval():
+    from scipy import stats
+
+    rows = [(method, removed, 0, accuracy) for method, accuracy in
+            (("cosine", 0.6), ("l1", 0.62), ("geometric-median", 0.61))
+            for removed in (0.25, 0.5)]
+    seeds = [0.5, 0.55, 0.62]
+    rows += [("random", removed, seed, accuracy - removed / 10)
+             for removed in (0.25, 0.5) for seed, accuracy in enumerate(seeds)]
+    results = pd.DataFrame(rows, columns=["method", "removed", "seed", "accuracy"])
+    ax = plots.plot_criteria_comparison(results, baseline_accuracy=0.7)
+    methods = ["cosine", "l1", "geometric-median", "random"]
+    colours = {method: line(ax, method).get_color() for method in methods}
+    assert min(colour_distance(colours[a], colours[b])
+               for i, a in enumerate(methods) for b in methods[i + 1:]) > 0.25
+    assert np.allclose(line(ax, "random").get_ydata(), [np.mean(seeds) - 0.025, np.mean(seeds) - 0.05])
+    half = stats.t.ppf(0.975, 2) * np.std(seeds, ddof=1) / np.sqrt(3)
+    bands = [c for c in ax.collections if isinstance(c, matplotlib.collections.PolyCollection)
+             and len(c.get_paths())]
+    assert len(bands) == 1  # random only: a single run has no interval
+    band = bands[0].get_paths()[0].vertices[:, 1]
+    assert band.max() - band.min() == pytest.approx(2 * half + 0.025)
+    dots = [c for c in ax.collections if len(c.get_offsets()) == 6]
+    assert len(dots) == 1  # every random run, and no dots for the single-run criteria
+    assert line(ax, "unpruned").get_ydata()[0] == 0.7
+
+
+def test_selection_timing_gives_every_method_its_own_colour():
+    timings = pd.DataFrame([(d, method, 0.001 * d * factor) for d in (64, 128)
+                            for method, factor in (("exact", 1), ("Nystrom, m = 9", 2),
+                                                   ("Nystrom, m = 64", 3), ("rest", 4))],
+                           columns=["filters", "method", "ms"])
+    ax = plots.plot_selection_timing(timings)
+    colours = [line(ax, method).get_color() for method in timings["method"].unique()]
+    assert min(colour_distance(a, b) for i, a in enumerate(colours) for b in colours[i + 1:]) > 0.25
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["64", "128"]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+
+
+def test_history_of_several_runs_per_network_draws_their_mean_and_t_interval():
+    from scipy import stats
+
+    from audioprune_lite.train import History
+
+    def run(shift):
+        return History(train_loss=[1.0, 0.8], val_loss=[1.1 + shift, 0.9 + shift],
+                       val_accuracy=[0.5 + shift, 0.6 + shift], best_epoch=2)
+
+    shifts = [0.0, 0.02, 0.07]
+    figure = plots.plot_history({"pruned": [run(s) for s in shifts],
+                                 "unpruned": [run(0.2 + s) for s in shifts]})
+    loss_ax, accuracy_ax = figure.axes
+    assert np.allclose(line(accuracy_ax, "pruned").get_ydata(), [0.53, 0.63])
+    assert np.allclose(line(accuracy_ax, "unpruned").get_ydata(), [0.73, 0.83])
+    half = stats.t.ppf(0.975, 2) * np.std(shifts, ddof=1) / np.sqrt(3)
+    band = accuracy_ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.max() - band.min() == pytest.approx(2 * half + 0.1)
+    assert loss_ax.get_legend() is None and accuracy_ax.get_legend() is not None
+    assert [t for t in accuracy_ax.get_xticks() if 1 <= t <= 2] == [1, 2]  # whole epochs only
+
+
+def test_history_of_one_run_marks_the_restored_epoch():
+    from audioprune_lite.train import History
+
+    history = History(train_loss=[1.0, 0.8, 0.7], val_loss=[1.1, 0.9, 1.0],
+                      val_accuracy=[0.5, 0.6, 0.55], best_epoch=2)
+    loss_ax, accuracy_ax = plots.plot_history(history).axes
+    assert list(line(accuracy_ax, "restored epoch").get_xdata()) == [2, 2]
+    assert loss_ax.get_title() == "loss" and accuracy_ax.get_title() == "validation accuracy"
+
+
+# --- Chapter 1: waveform, spectrum, filter bank and log-mel -------------------------------------
+
+def test_waveform_is_drawn_against_time_in_seconds():
+    ax = plots.plot_waveform(np.zeros(8000), 16000)
+    assert ax.get_xlabel() == "time (s)"
+    assert ax.get_xlim() == (0, 0.5)
+
+
+def test_spectrum_levels_share_one_reference_unless_asked_otherwise():
+    sr = 16000
+    t = np.arange(sr) / sr
+    loud, quiet = np.sin(2 * np.pi * 1000 * t), 0.1 * np.sin(2 * np.pi * 1000 * t)
+    ax = plots.plot_spectrum(loud, sr, label="loud")
+    plots.plot_spectrum(quiet, sr, ax=ax, label="quiet")
+    peaks = [line.get_ydata().max() for line in ax.get_lines()]
+    assert peaks == pytest.approx([0, -20], abs=0.1)  # a full-scale sine peaks at 0 dB
+    assert "full scale" in ax.get_ylabel()
+    _, ax = plt.subplots()
+    for signal in (loud, quiet):
+        plots.plot_spectrum(signal, sr, ax=ax, reference=None)
+    assert [line.get_ydata().max() for line in ax.get_lines()] == pytest.approx([0, 0])
+    assert "max" in ax.get_ylabel()
+
+
+def test_spectrum_in_bands_has_one_point_per_band_at_the_mean_power():
+    sr = 16000
+    noise = np.random.default_rng(0).standard_normal(sr)
+    ax = plots.plot_spectrum(noise, sr, bands_per_octave=3, color="k", linestyle="--")
+    line = ax.get_lines()[0]
+    frequencies = line.get_xdata()
+    assert len(frequencies) == pytest.approx(3 * np.log2(sr / 2 / 20), abs=2)
+    assert np.allclose(np.diff(np.log2(frequencies)), 1 / 3)
+    # white noise of unit variance: the mean power per bin, 4 sum(w^2) / sum(w)^2 = 6 / n with a
+    # Hann window w, in every band wide enough to average over many bins
+    wide = frequencies > 200
+    assert line.get_ydata()[wide] == pytest.approx(10 * np.log10(6 / sr), abs=1.5)
+    assert line.get_linestyle() == "--" and line.get_color() == "k"
+
+
+def test_filter_bank_draws_one_line_per_band():
+    from audioprune_lite.features import LogMelConfig
+
+    ax = plots.plot_filter_bank(LogMelConfig(n_mels=20))
+    assert len(ax.get_lines()) == 20
+    assert ax.get_xlabel() == "frequency (Hz)"
+
+
+def overlapping_tick_labels(figure) -> list[str]:
+    """Pairs of neighbouring x tick labels that overprint, on every visible axes."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    clashes = []
+    for ax in figure.axes:
+        labels = [label for label in ax.get_xticklabels()
+                  if label.get_visible() and label.get_text()]
+        boxes = sorted(((label.get_window_extent(renderer), label.get_text()) for label in labels),
+                       key=lambda box: box[0].x0)
+        clashes += [f"{a[1]} / {b[1]}" for a, b in zip(boxes, boxes[1:]) if a[0].x1 > b[0].x0]
+    return clashes
+
+
+def test_log_mel_grid_labels_its_axes_with_units_and_its_ticks_do_not_overprint():
+    from audioprune_lite.features import LogMelConfig
+
+    config = LogMelConfig()
+    rng = np.random.default_rng(0)
+    clips = {f"scene {i}": rng.standard_normal(config.sr).astype(np.float32) for i in range(10)}
+    figure = plots.plot_log_mel_grid(clips, config)
+    shown = [ax for ax in figure.axes if ax.get_visible() and ax.get_title()]
+    assert len(shown) == 10
+    assert {ax.get_xlabel() for ax in shown} <= {"time (s)", ""}
+    assert {ax.get_ylabel() for ax in shown} <= {"frequency (Hz)", ""}
+    assert not overlapping_tick_labels(figure)
+
+
+def test_log_mel_labels_its_axes_with_units():
+    from audioprune_lite.features import LogMelConfig, log_mel
+
+    config = LogMelConfig()
+    ax = plots.plot_log_mel(log_mel(np.zeros(config.sr, dtype=np.float32), config), config)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("time (s)", "frequency (Hz)")
+    assert not overlapping_tick_labels(ax.figure)
