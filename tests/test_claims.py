@@ -33,7 +33,7 @@ MIN_WORDS = 6
 MIN_CHECKS = {
     "01_audio_features": 36,
     "02_train_cnn": 1,
-    "03_cosine_pruning": 1,
+    "03_cosine_pruning": 40,
     "04_surgery_and_speed": 1,
     "05_finetune_fewer_examples": 1,
     "06_co2_estimation": 1,
