@@ -33,6 +33,7 @@ __all__ = [
     "plot_log_mel",
     "plot_log_mel_grid",
     "plot_pruning_study",
+    "plot_redundancy_null",
     "plot_selection_timing",
     "plot_spectrum",
     "plot_waveform",
@@ -239,7 +240,8 @@ def plot_history(history, ax_loss=None, ax_accuracy=None):
     band of the 95 % t-interval over its runs (mean +- t(0.975, n - 1) s / sqrt(n)), and
     every run as a dot; the restored epochs differ between runs and are not marked.
 
-    Used by: Chapter 2 (the baseline) and Chapter 4 (fine-tuning).
+    Used by: Chapters 2 and 8 (training a network) and Chapter 4 (fine-tuning a pruned
+    network next to the unpruned one).
 
     Parameters
     ----------
@@ -353,12 +355,15 @@ def plot_device_accuracy(per_device: dict, unseen, ax=None, title: str | None = 
 # --- Chapters 3 and 4: cosine-distance filter pruning ----------------------------------------------
 
 def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label: str = "removed",
-                 title: str | None = None, size: float = 1.3):
+                 title: str | None = None, size: float = 1.3, xlabel: str = "time (frames)",
+                 ylabel: str = "frequency (mel bands)"):
     """Draw filters (or prototypes) as small images on one symmetric colour scale.
 
     Each image is drawn with frequency (mel bands) upwards and time to the right, as the
     network's input is, in a diverging colour map centred on zero (red positive, blue
-    negative), so that a filter and its negative look like colour negatives.
+    negative), so that a filter and its negative look like colour negatives. The figure
+    uses matplotlib's constrained layout, so the figure title, the panel titles and the
+    colour bar never overlap.
 
     Used by: Chapter 3 (the filters of ``conv1``, the prototypes of ``conv2``).
 
@@ -380,6 +385,10 @@ def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label:
         Title of the whole figure.
     size : float
         Width and height of one panel in inches.
+    xlabel, ylabel : str
+        Axis labels shared by all panels (drawn once, below and left of the grid), with
+        their units: a kernel position of ``conv1`` and ``conv2`` is one input frame
+        (20 ms) and one mel band.
 
     Returns
     -------
@@ -392,7 +401,7 @@ def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label:
     rows = -(-n // columns)
     limit = float(np.abs(images).max()) or 1.0
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.5),
-                                squeeze=False)
+                                squeeze=False, layout="constrained")
     marked = {int(i) for i in marked}
     for index, ax in enumerate(axes.flat):
         if index >= n:
@@ -407,7 +416,8 @@ def plot_filters(images, columns: int = 8, titles=None, marked=(), marked_label:
         ax.set_title(label, fontsize="small")
         ax.set_xticks([])
         ax.set_yticks([])
-    axes.flat[0].set(xlabel="time", ylabel="frequency")
+    figure.supxlabel(xlabel, fontsize="medium")
+    figure.supylabel(ylabel, fontsize="medium")
     figure.colorbar(image, ax=axes, shrink=0.8, label="weight")
     if title:
         figure.suptitle(title)
@@ -450,8 +460,81 @@ def plot_distance_heatmap(distances, ax=None, title: str | None = None, annot: b
     for label in ax.get_xticklabels() + ax.get_yticklabels():
         if label.get_text().isdigit() and int(label.get_text()) in dropped:
             label.set(color="tab:red", fontweight="bold")
+    ax.grid(False)  # the style's grid lines would cross the blank diagonal
     ax.set(xlabel="filter j", ylabel="filter i", title=title)
     return ax
+
+
+def plot_redundancy_null(trained_nearest: dict, random_nearest: dict, trained_kept: dict,
+                         random_kept: dict, percentiles=(5, 95), title: str | None = None,
+                         size=(3.6, 2.7)):
+    """Trained layers against layers of random weights: nearest-neighbour distances and kept counts.
+
+    One column per layer. Top: each filter's cosine distance to its nearest other filter,
+    ``D[i, n(i)]``, sorted closest first; the trained layer's as dots, and at every rank
+    the median (line) and a percentile band (shaded, default 5th to 95th) of the random
+    layers' sorted distances. Bottom: the share of random layers whose greedy pass keeps
+    each number of filters (bars), and the number the trained layer keeps (vertical line).
+
+    Used by: Chapter 3 (are trained filters more alike than random ones?).
+
+    Parameters
+    ----------
+    trained_nearest : dict of str to array_like, shape (d,)
+        Per layer, the trained filters' nearest-neighbour distances (``closest_pairs(D)[2]``).
+    random_nearest : dict of str to array_like, shape (n_draws, d)
+        Per layer, the same for each random layer, one row per draw.
+    trained_kept : dict of str to int
+        Per layer, the number of filters the greedy pass keeps in the trained layer.
+    random_kept : dict of str to array_like of int, shape (n_draws,)
+        Per layer, the number it keeps in each random layer.
+    percentiles : (float, float)
+        Lower and upper percentile of the shaded band.
+    title : str, optional
+        Title of the whole figure.
+    size : (float, float)
+        Width and height of one panel in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With ``2 x len(trained_nearest)`` axes, the top row first.
+    """
+    layers = list(trained_nearest)
+    low, high = percentiles
+    figure, axes = plt.subplots(2, len(layers), figsize=(size[0] * len(layers), 2 * size[1]),
+                                squeeze=False, layout="constrained")
+    largest = max(1.0, *(float(np.max(random_nearest[n])) for n in layers))
+    for column, name in enumerate(layers):
+        trained = np.sort(np.asarray(trained_nearest[name], dtype=float))
+        drawn = np.sort(np.asarray(random_nearest[name], dtype=float), axis=1)
+        rank = np.arange(1, len(trained) + 1)
+        top, bottom = axes[0, column], axes[1, column]
+        top.fill_between(rank, *np.percentile(drawn, [low, high], axis=0), color="0.6",
+                         alpha=0.4, linewidth=0,
+                         label=f"random layers, {low:g}th to {high:g}th percentile")
+        top.plot(rank, np.median(drawn, axis=0), color="0.35", label="random layers, median")
+        top.plot(rank, trained, "o", color="tab:red", markersize=4, label="trained layer")
+        top.set(ylim=(0, largest * 1.05), xlim=(0.5, len(trained) + 0.5),
+                title=f"{name}: {len(trained)} filters",
+                xlabel="filter rank (closest first)",
+                ylabel="cosine distance\nto the nearest filter" if column == 0 else "")
+        counts = np.asarray(random_kept[name], dtype=int)
+        values, occurrences = np.unique(counts, return_counts=True)
+        bars = bottom.bar(values, 100 * occurrences / len(counts), width=0.8, color="0.6")
+        line = bottom.axvline(trained_kept[name], color="tab:red", linewidth=2.5)
+        span = range(min(values.min(), trained_kept[name]) - 1,
+                     max(values.max(), trained_kept[name]) + 2)
+        bottom.set_xticks([v for v in span if v % (1 if len(span) <= 12 else 2) == 0])
+        bottom.set(xlim=(span[0], span[-1]), xlabel="filters kept by the greedy pass",
+                   ylabel="share of random layers (%)" if column == 0 else "")
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    labels += ["random layers: share that keep this many", "trained layer: filters kept"]
+    figure.legend([*handles, bars, line], labels,
+                  loc="outside lower center", ncols=3, fontsize="small")
+    if title:
+        figure.suptitle(title)
+    return figure
 
 
 def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | None = None,
@@ -554,11 +637,36 @@ def _by_share(study: pd.DataFrame, labels) -> pd.DataFrame:
                         **{"starting point": start})
 
 
+def _starts_in_order(study: pd.DataFrame, labels) -> list:
+    """The starting points of a study: those of ``labels`` first, in its order, then the rest."""
+    present = list(dict.fromkeys(study["start"]))
+    return [s for s in (labels or {}) if s in present] + [s for s in present if s not in (labels or {})]
+
+
+def _start_styles(study: pd.DataFrame, starts) -> dict:
+    """A clearly different colour per start, and a dashed line for starts trained with early
+    stopping (a ``patience`` above 0): a different recipe from the fixed-epoch starts."""
+    colours = sns.color_palette("colorblind")
+    order = (0, 1, 2, 4, 3, 7, 5, 8, 9)  # orange (1) and vermillion (3) are not next to each other
+    styles = {}
+    for index, start in enumerate(starts):
+        runs = study[study["start"] == start]
+        early = "patience" in runs and bool((runs["patience"] > 0).any())
+        styles[start] = {"color": colours[order[index % len(order)]],
+                         "linestyle": "--" if early else "-"}
+    return styles
+
+
 def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: float | None = None,
-                        ax=None, title: str | None = None):
+                        ax=None, title: str | None = None, confidence: float = 0.95,
+                        baseline_label: str = "unpruned, as trained"):
     """Draw accuracy against the share of training data used for fine-tuning, one line per start.
 
-    Each point is the mean over the seeds, with a bar of one standard deviation either side.
+    Each point is the mean over the seeds, with a bar for the t-interval of that mean at
+    ``confidence`` (95 %: ``t(0.975, n - 1) s / sqrt(n)`` over the ``n`` seeds; no bar for
+    one seed). The lines are moved sideways by a fraction of a percent so that their bars do
+    not hide each other. Starts trained with early stopping (``patience`` above 0) are
+    dashed, the others solid; each start has its own colour.
 
     Used by: Chapter 5.
 
@@ -566,38 +674,58 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
     ----------
     study : pandas.DataFrame
         One row per run, as :func:`audioprune_lite.fewer_examples.run_fewer_examples`
-        returns it: columns ``start``, ``fraction`` (0 to 1) and ``accuracy`` (0 to 1).
+        returns it: columns ``start``, ``fraction`` (0 to 1) and ``accuracy`` (0 to 1), and
+        optionally ``patience``.
     labels : dict of str to str, optional
         Readable names of the starting points, in the order of the legend, e.g.
         :data:`audioprune_lite.fewer_examples.START_LABELS`.
     baseline_accuracy : float, optional
-        The unpruned network's accuracy (0 to 1), drawn as a dotted line.
+        The unpruned network's accuracy as trained (0 to 1), drawn as a dotted grey line.
     ax : matplotlib.axes.Axes, optional
     title : str, optional
+    confidence : float
+        Of the t-interval.
+    baseline_label : str
+        Legend entry of the dotted line.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    ax = ax or plt.subplots()[1]
+    from scipy import stats
+
+    ax = ax or plt.subplots(figsize=(9, 4), layout="constrained")[1]
     frame = _by_share(study, labels).assign(accuracy=100 * study["accuracy"])
-    sns.lineplot(data=frame, x="percent", y="accuracy", hue="starting point", marker="o",
-                 errorbar="sd", hue_order=list(labels.values()) if labels else None,
-                 err_style="bars", err_kws={"capsize": 3}, ax=ax)
+    starts = _starts_in_order(study, labels)
+    styles = _start_styles(study, starts)
+    shifts = np.linspace(-0.8, 0.8, len(starts)) if len(starts) > 1 else [0.0]
+    handles = []
+    for shift, start in zip(shifts, starts):
+        grouped = frame[frame["start"] == start].groupby("percent")["accuracy"]
+        mean, spread, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
+        quantile = stats.t.ppf(1 - (1 - confidence) / 2, np.maximum(n - 1, 1))
+        half = (quantile * spread / np.sqrt(n)).where(n > 1, 0.0).fillna(0.0)
+        handles.append(ax.errorbar(mean.index + shift, mean.to_numpy(), yerr=half.to_numpy(),
+                                   marker="o", markersize=5, capsize=3,
+                                   label=(labels or {}).get(start, start), **styles[start]))
     if baseline_accuracy is not None:
-        ax.axhline(100 * baseline_accuracy, color="grey", linestyle=":", label="unpruned baseline")
+        handles.append(ax.axhline(100 * baseline_accuracy, color="grey", linestyle=":",
+                                  label=baseline_label))
     ax.set(xlabel="share of the training data used for fine-tuning (%)", ylabel="accuracy (%)",
            title=title, xticks=sorted(frame["percent"].unique()))
-    ax.legend(loc="lower right")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     return ax
 
 
-def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = None):
+def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = None,
+                       log: bool = False):
     """Draw the wall time and the energy of each fine-tuning run against the share of data used.
 
-    Two panels side by side, one line per starting point (mean and one standard deviation
-    over the seeds); runs on 0 % of the data (no fine-tuning) are left out. Without power
-    counters the energy panel is the time panel in other units (Chapter 6).
+    Two panels side by side (time left, energy right), one colour per starting point: a
+    dot for every run and a line through the mean over the seeds at each share (no
+    interval: the dots show the spread). Runs on 0 % of the data (no fine-tuning) are
+    left out; starts trained with early stopping (``patience`` above 0) are dashed.
+    Without power counters the energy panel is the time panel in other units (Chapter 6).
 
     Used by: Chapter 5.
 
@@ -605,11 +733,14 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
     ----------
     study : pandas.DataFrame
         One row per run, as :func:`audioprune_lite.fewer_examples.run_fewer_examples`
-        returns it: columns ``start``, ``fraction``, ``wall_time_s`` and ``energy_kwh``.
+        returns it: columns ``start``, ``fraction``, ``wall_time_s`` and ``energy_kwh``,
+        and optionally ``patience``.
     labels : dict of str to str, optional
         Readable names of the starting points, in the order of the legend.
     title : str, optional
         Title of the whole figure.
+    log : bool
+        Logarithmic vertical axes, for runs whose costs differ by orders of magnitude.
 
     Returns
     -------
@@ -617,17 +748,26 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
     """
     runs = _by_share(study[study["fraction"] > 0], labels)
     runs = runs.assign(energy_wh=1000 * runs["energy_kwh"])
-    figure, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-    panels = (("wall_time_s", "wall time (s)", "fine-tuning time"),
-              ("energy_wh", "energy (Wh)", "energy, as codecarbon estimates it"))
+    starts = _starts_in_order(runs, labels)
+    styles = _start_styles(runs, starts)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    panels = (("wall_time_s", "wall time per run (s)", "fine-tuning time (measured)"),
+              ("energy_wh", "energy per run (Wh)", "energy, as codecarbon estimates it"))
     for ax, (column, label, panel) in zip(axes, panels):
-        sns.lineplot(data=runs, x="percent", y=column, hue="starting point", marker="o",
-                     errorbar="sd", hue_order=list(labels.values()) if labels else None,
-                     err_style="bars", legend=ax is axes[0], ax=ax)
-        ax.set(xlabel="share of the training data (%)", ylabel=label, title=panel)
+        for start in starts:
+            own = runs[runs["start"] == start]
+            mean = own.groupby("percent")[column].mean()
+            ax.plot(own["percent"], own[column], "o", color=styles[start]["color"], alpha=0.35,
+                    markersize=4)
+            ax.plot(mean.index, mean.to_numpy(), marker="o", label=(labels or {}).get(start, start),
+                    **styles[start])
+        ax.set(xlabel="share of the training data (%)", ylabel=label, title=panel,
+               xticks=sorted(runs["percent"].unique()))
+        if log:
+            ax.set_yscale("log")
+    axes[0].legend(fontsize="small")
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
     return figure
 
 
@@ -721,7 +861,7 @@ def plot_emissions_by_grid(intensities: pd.DataFrame, energy_kwh: float, ax=None
     ax = ax or plt.subplots()[1]
     ax.barh(intensities["country"], energy_kwh * intensities["g_per_kwh"], color="tab:green")
     ax.invert_yaxis()  # the first row on top
-    ax.set(xlabel="g CO2eq", ylabel="", title=title)
+    ax.set(xlabel="emissions (g CO2eq)", ylabel="", title=title)
     return ax
 
 
@@ -761,7 +901,7 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
         half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
         return mean - half, mean + half
 
-    ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    ax = ax or plt.subplots(figsize=(10, 3.8), layout="constrained")[1]
     unpruned = runs[runs["pruned"] == "none"].assign(accuracy=lambda t: 100 * t["accuracy"])
     pruned = runs[runs["pruned"] != "none"]
     sns.pointplot(data=pruned.assign(accuracy=100 * pruned["accuracy"]), x="pruned", y="accuracy",
@@ -774,7 +914,7 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
             ax.axhline(values.mean(), color="grey", linestyle=style, label=label)
         if method == "fine-tuned" and len(values) > 1:
             ax.axhspan(*t_interval(values), color="grey", alpha=0.15, linewidth=0,
-                       label="its 95 % t-interval")
+                       label="fine-tuned alike, 95 % t-interval")
     ax.set(ylabel="accuracy after fine-tuning (%)", xlabel="pruned layers", title=title)
-    ax.legend(fontsize="small", ncols=2)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the bars
     return ax

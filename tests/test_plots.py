@@ -43,24 +43,36 @@ def line(ax, label):
                 if len(line.get_xdata()) and line.get_color() == named.get_color())
 
 
-def test_fewer_examples_draws_the_mean_per_start_and_the_baseline(study):
-    ax = plots.plot_fewer_examples(study, labels=LABELS, baseline_accuracy=0.5, title="t")
-    assert ax.get_legend_handles_labels()[1] == [*LABELS.values(), "unpruned baseline"]
-    cosine = line(ax, "cosine-pruned weights")
-    assert list(cosine.get_xdata()) == [0, 50, 100]
-    assert np.allclose(cosine.get_ydata(), [40.5, 50.5, 60.5])  # mean over the two seeds, in %
-    assert list(line(ax, "unpruned baseline").get_ydata()) == [50, 50]
+def test_fewer_examples_draws_the_mean_and_t_interval_per_start_and_the_baseline(study):
+    early = study.assign(patience=np.where(study["start"] == "random", 10, 0))
+    ax = plots.plot_fewer_examples(early, labels=LABELS, baseline_accuracy=0.5, title="t")
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == [*LABELS.values(), "unpruned, as trained"]
+    cosine, random = ax.containers  # one error-bar line per start, in the order of the labels
+    data = cosine.lines[0]
+    assert np.allclose(data.get_xdata(), [0, 50, 100], atol=1)  # moved sideways by under 1 %
+    assert np.allclose(data.get_ydata(), [40.5, 50.5, 60.5])  # mean over the two seeds, in %
+    # the bar is the 95 % t-interval of the mean of two seeds 1 point apart: 12.71 x 0.707 / 1.414
+    bar = cosine.lines[2][0].get_segments()[0]
+    assert bar[1][1] - bar[0][1] == pytest.approx(2 * 12.706 * np.sqrt(0.5) / np.sqrt(2), rel=1e-3)
+    assert data.get_linestyle() == "-" and random.lines[0].get_linestyle() == "--"  # early stopping
+    assert data.get_color() != random.lines[0].get_color()
+    baseline = next(line for line in ax.get_lines() if line.get_label() == "unpruned, as trained")
+    assert list(baseline.get_ydata()) == [50, 50]
     assert list(ax.get_xticks()) == [0, 50, 100]
 
 
 def test_cost_by_share_leaves_out_runs_without_fine_tuning(study):
-    figure = plots.plot_cost_by_share(study, labels=LABELS, title="cost")
+    figure = plots.plot_cost_by_share(study, labels=LABELS, title="cost", log=True)
     time_ax, energy_ax = figure.axes
     assert list(line(time_ax, "random initialisation").get_xdata()) == [50, 100]
     assert np.allclose(line(time_ax, "random initialisation").get_ydata(), [5.5, 10.5])
-    energy = [line for line in energy_ax.get_lines() if len(line.get_xdata()) == 2]
+    dots = [line for line in time_ax.get_lines() if line.get_linestyle() == "None"]
+    assert sorted(len(d.get_xdata()) for d in dots) == [4, 4]  # every run of each start, 0 % left out
+    energy = [line for line in energy_ax.get_lines() if line.get_label() == "cosine-pruned weights"]
     assert np.allclose(energy[0].get_ydata(), [0.05, 0.1])  # Wh
     assert time_ax.get_legend() is not None and energy_ax.get_legend() is None
+    assert time_ax.get_yscale() == "log" and "(s)" in time_ax.get_ylabel()
     assert figure.texts[0].get_text() == "cost"
 
 
@@ -273,3 +285,73 @@ def test_log_mel_labels_its_axes_with_units():
     ax = plots.plot_log_mel(log_mel(np.zeros(config.sr, dtype=np.float32), config), config)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("time (s)", "frequency (Hz)")
     assert not overlapping_tick_labels(ax.figure)
+
+
+# --- Chapter 3: filters, distances, and trained layers against random ones ----------------------
+
+def overlapping_texts(figure, texts) -> list[str]:
+    """Pairs of the given text artists whose drawn boxes overlap."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [(text.get_window_extent(renderer), text.get_text()) for text in texts
+             if text.get_visible() and text.get_text()]
+    return [f"{a[1]!r} / {b[1]!r}" for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a[0].overlaps(b[0])]
+
+
+def test_filters_figure_title_panel_titles_and_axis_labels_do_not_collide():
+    images = np.random.default_rng(0).standard_normal((16, 7, 7))
+    figure = plots.plot_filters(images, marked=[5, 7], marked_label="dropped",
+                                titles=[f"{i} (~{15 - i})" for i in range(16)],
+                                title="conv1 filters; framed: dropped by the greedy pass")
+    panels = [ax for ax in figure.axes if ax.get_visible() and ax.get_title()]
+    assert len(panels) == 16 and panels[5].get_title() == "5 (~10)\n(dropped)"
+    texts = [figure._suptitle, figure._supxlabel, figure._supylabel] + [ax.title for ax in panels]
+    assert not overlapping_texts(figure, texts)
+    assert (figure._supxlabel.get_text(), figure._supylabel.get_text()) == (
+        "time (frames)", "frequency (mel bands)")
+    limit = np.abs(images).max()
+    assert all(ax.images[0].get_clim() == (-limit, limit) for ax in panels)  # one colour scale
+
+
+def test_distance_heatmap_leaves_the_diagonal_blank_and_marks_dropped_filters_in_red():
+    distances = np.array([[0, .1, .9], [.1, 0, .8], [.9, .8, 0]])
+    with plt.rc_context():
+        plots.use_book_style()  # its white grid must not cross the blank diagonal
+        ax = plots.plot_distance_heatmap(distances, dropped=[1], title="three filters")
+    mesh = ax.collections[0]
+    values = np.ma.masked_invalid(mesh.get_array()).reshape(3, 3)
+    assert np.ma.getmaskarray(values).diagonal().all() and values[0, 2] == pytest.approx(0.9)
+    red = {label.get_text() for label in ax.get_xticklabels() + ax.get_yticklabels()
+           if label.get_color() == "tab:red"}
+    assert red == {"1"}
+    assert ax.figure.axes[-1].get_ylabel() == "cosine distance"  # the colour bar
+    assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+
+
+def test_redundancy_null_draws_the_trained_layer_against_the_band_and_the_kept_counts():
+    rng = np.random.default_rng(0)
+    random_nearest = {"conv1": rng.uniform(0.5, 0.9, (200, 4)),
+                      "conv3": rng.uniform(0.5, 0.9, (200, 8))}
+    trained_nearest = {"conv1": [0.7, 0.6, 0.8, 0.6], "conv3": [0.1] * 8}
+    random_kept = {"conv1": rng.integers(2, 4, 200), "conv3": rng.integers(4, 8, 200)}
+    trained_kept = {"conv1": 3, "conv3": 7}
+    figure = plots.plot_redundancy_null(trained_nearest, random_nearest, trained_kept, random_kept,
+                                        title="trained against random")
+    (top1, top3), (bottom1, bottom3) = np.reshape(figure.axes, (2, 2))
+    dots = next(line for line in top1.get_lines() if line.get_marker() == "o")
+    assert list(dots.get_ydata()) == [0.6, 0.6, 0.7, 0.8]  # sorted, closest first
+    median = next(line for line in top3.get_lines() if line.get_marker() != "o")
+    drawn = np.sort(random_nearest["conv3"], axis=1)
+    assert np.allclose(median.get_ydata(), np.median(drawn, axis=0))
+    band = top3.collections[0].get_paths()[0].vertices[:, 1]
+    low, high = np.percentile(drawn, [5, 95], axis=0)
+    assert band.min() == pytest.approx(low.min()) and band.max() == pytest.approx(high.max())
+    heights = [patch.get_height() for patch in bottom3.patches]
+    assert sum(heights) == pytest.approx(100)
+    assert [line.get_xdata()[0] for line in bottom1.get_lines()] == [3]
+    assert top1.get_title() == "conv1: 4 filters"
+    assert bottom1.get_xlabel() == "filters kept by the greedy pass"
+    assert not overlapping_texts(figure, [figure._suptitle, top1.title, top3.title])
+    assert len(figure.legends[0].get_texts()) == 5
+    assert not overlapping_tick_labels(figure)
