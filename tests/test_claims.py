@@ -34,7 +34,7 @@ MIN_CHECKS = {
     "01_audio_features": 36,
     "02_train_cnn": 1,
     "03_cosine_pruning": 40,
-    "04_surgery_and_speed": 1,
+    "04_surgery_and_speed": 48,
     "05_finetune_fewer_examples": 1,
     "06_co2_estimation": 1,
     "07_reproduce": 1,
