@@ -81,6 +81,11 @@ class CarbonReport:
         Energy in kWh, total and its CPU, RAM and GPU parts.
     cpu_power_w, ram_power_w, gpu_power_w : float
         Mean power codecarbon assigned to each part, in watts.
+    cpu_tdp_w : float
+        The thermal design power (W) codecarbon holds for the CPU: from its table of CPU
+        models, or a default per CPU thread for a model it does not know. Where the CPU's
+        power is estimated, it is the largest CPU power the estimate can reach; NaN when
+        codecarbon set up no CPU device.
     emissions_kg : float
         kg CO2eq: ``energy_kwh x carbon_intensity_g_per_kwh / 1000``.
     tracking_mode : str
@@ -110,6 +115,7 @@ class CarbonReport:
     cpu_power_w: float = math.nan
     ram_power_w: float = math.nan
     gpu_power_w: float = math.nan
+    cpu_tdp_w: float = math.nan
     emissions_kg: float = math.nan
     tracking_mode: str = ""
     cpu_power_source: str = "unknown"
@@ -144,8 +150,11 @@ def carbon_intensities() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by three-letter ISO country code; columns ``country``, ``g_per_kwh`` and
-        ``year``, sorted by country name.
+        Indexed by three-letter ISO country code; columns ``country``, ``g_per_kwh``,
+        ``year``, and ``fossil_share`` and ``low_carbon_share``: the shares of the country's
+        electricity generated from fossil fuels and from low-carbon sources (nuclear and
+        renewables) in codecarbon's table (NaN where it gives no generation); sorted by
+        country name.
     """
     from codecarbon.core.emissions import Emissions
     from codecarbon.core.units import Energy
@@ -154,9 +163,15 @@ def carbon_intensities() -> pd.DataFrame:
 
     data = DataSource()
     emissions, one_kwh = Emissions(data), Energy.from_energy(kWh=1)
+    def share(entry: dict, column: str) -> float:
+        total = entry.get("total_TWh") or 0.0
+        return entry.get(column, math.nan) / total if total > 0 else math.nan
+
     rows = {code: {"country": entry["country_name"],
                    "g_per_kwh": 1000 * emissions.get_country_emissions(one_kwh, GeoMetadata(code)),
-                   "year": entry.get("year")}
+                   "year": entry.get("year"),
+                   "fossil_share": share(entry, "fossil_TWh"),
+                   "low_carbon_share": share(entry, "low_carbon_TWh")}
             for code, entry in data.get_global_energy_mix_data().items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("iso_code").sort_values("country")
 
@@ -335,6 +350,16 @@ def _fill(report: CarbonReport, tracker, emissions) -> None:
     if hardware is not None:
         for field, value in _power_sources(hardware, data.tracking_mode).items():
             setattr(report, field, value)
+        report.cpu_tdp_w = _cpu_tdp(hardware)
+
+
+def _cpu_tdp(hardware) -> float:
+    """The TDP (W) of codecarbon's CPU device among ``hardware``, NaN if there is none."""
+    for device in hardware:
+        tdp = getattr(device, "_tdp", None)
+        if type(device).__name__ == "CPU" and isinstance(tdp, (int, float)):
+            return float(tdp)
+    return math.nan
 
 
 def equivalents(kg: float) -> dict:

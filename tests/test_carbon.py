@@ -64,7 +64,22 @@ def test_report_is_complete_and_made_offline(no_network):
     assert report.ram_power_source.startswith(("measured", "estimated", "constant given"))
     assert report.gpu_power_source.startswith(("measured", "none"))
     assert report.power_measured == any(s.startswith("measured") for s in sources)
+    assert report.cpu_tdp_w > 0
+    if report.cpu_power_source.startswith("estimated"):  # the TDP the source names
+        assert f"a TDP of {report.cpu_tdp_w:g} W" in report.cpu_power_source
+    if "CPU load x a TDP" in report.cpu_power_source:  # the estimate never exceeds the TDP
+        assert 0 < report.cpu_power_w <= report.cpu_tdp_w * 1.001
     assert report.as_series()["name"] == "busy loop"
+
+
+def test_intensities_come_with_the_generation_mix():
+    table = carbon.carbon_intensities()
+    assert {"country", "g_per_kwh", "year", "fossil_share", "low_carbon_share"} <= set(table.columns)
+    assert table["g_per_kwh"].between(0, 2000).all()
+    shares = table[["fossil_share", "low_carbon_share"]].dropna()
+    assert shares.stack().between(0, 1).all()
+    assert (shares.sum(axis=1) - 1).abs().max() < 0.02  # the two shares cover the generation
+    assert table.loc["FRA", "low_carbon_share"] > 0.8 > table.loc["POL", "low_carbon_share"]
 
 
 def test_country_and_mode_are_applied():
@@ -146,6 +161,7 @@ def test_the_private_codecarbon_attributes_that_carbon_reads():
     devices = {type(device).__name__: device for device in tracker._hardware}  # the devices set up
     assert devices["CPU"]._mode in {MODE_CPU_LOAD, "constant", *carbon._COUNTER_MODES}
     assert isinstance(devices["CPU"]._tdp, (int, float)) and devices["CPU"]._tdp > 0  # watts
+    assert carbon._cpu_tdp(tracker._hardware) == devices["CPU"]._tdp
     assert devices["RAM"]._force_ram_power is None  # watts a user forced; None: estimated
     for mode in carbon._COUNTER_MODES:  # the mode names of hardware counters, as CPU compares them
         assert f'"{mode}"' in inspect.getsource(CPU.__init__)

@@ -83,16 +83,18 @@ def run_chapter(monkeypatch, esc50: Path, home: Path, settings: str | None = Non
     return json.dumps([c.get("outputs", []) for c in notebook.cells])
 
 
-def test_chapter_7_runs_on_a_miniature_in_the_real_layout(esc50_root, tmp_path, monkeypatch):
+def test_chapter_8_runs_on_a_miniature_in_the_real_layout(esc50_root, tmp_path, monkeypatch):
     outputs = run_chapter(monkeypatch, esc50_root, tmp_path / "cache",
                           settings='SETTINGS = {"epochs": 2, "finetune_epochs": 1, "seeds": (0,)}')
     assert "4 classes; clips for training 24, validation 8, evaluation 8" in outputs
     assert "best epoch" in outputs
-    for row in ("C1+C2+C3", "cosine", "l1", "fine-tuned", "drop_vs_tuned_points"):
+    for row in ("C1+C2+C3", "cosine", "l1", "fine-tuned", "drop from unpruned fine-tuned alike",
+                "binomial 95% of the evaluation clips"):
         assert row in outputs, f"the pruning table lacks {row!r}"
+    assert "all the allowed epochs ran" in outputs  # 2 epochs: early stopping cannot end them
 
 
-def test_chapter_7_without_the_data_says_how_to_get_it(tmp_path, monkeypatch):
+def test_chapter_8_without_the_data_says_how_to_get_it(tmp_path, monkeypatch):
     outputs = run_chapter(monkeypatch, tmp_path / "nowhere", tmp_path / "cache")
     assert "python data_scripts/download_esc50.py --root data/esc50" in outputs
     assert "best epoch" not in outputs and "C1+C2+C3" not in outputs
