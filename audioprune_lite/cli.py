@@ -130,8 +130,12 @@ def reproduce(args) -> int:
                  out_dir=args.out)
     print(f"\nbaseline accuracy {100 * result['baseline_accuracy']:.1f} %")
     print(result["pruning_summary"].round(1).to_string())
-    print("\nenergy per phase (kWh): "
-          + ", ".join(f"{name} {kwh:.2e}" for name, kwh in result["energy"]["energy_kwh"].items()))
+    energy = result["energy"]
+    print("\nenergy of this run per phase (kWh): " + ", ".join(
+        f"{name} {row['energy (kWh)']:.2e}"
+        + (f" (read {row['read from the cache']} of {row['training runs']} training runs "
+           "from the cache)" if row["read from the cache"] else "")
+        for name, row in energy.iterrows()))
     print(f"tables written to {result['out_dir']}/ (beside the papers' figures: beside_paper.md)")
     return 0
 

@@ -13,7 +13,7 @@ from audioprune_lite import cli
 from audioprune_lite.extras import require
 from audioprune_lite.pruning import CRITERIA, pruning_plans
 from audioprune_lite.published import PRUNING_TABLE
-from audioprune_lite.reproduce import LAYER_SETS, summarise_pruning
+from audioprune_lite.reproduce import BINOMIAL, DROP_INTERVAL, INTERVAL, LAYER_SETS, seed_interval, summarise_pruning
 from audioprune_lite.synthetic import make_synthetic_scenes
 from audioprune_lite.train import load_model
 
@@ -55,22 +55,33 @@ def test_reproduce_writes_the_tables_and_report_prints_them(tiny_data, tmp_path,
     assert code == 0
     summary = pd.read_csv(results / "pruning_summary.csv", index_col=[0, 1])
     assert len(summary) == 2 + 2 * len(LAYER_SETS)  # the baseline as trained and fine-tuned alike
-    assert (summary.drop(index="none", level=0)["params_cut_%"] > 0).all()
+    assert (summary.drop(index="none", level=0)["parameters cut (%)"] > 0).all()
     control = summary.loc[("none", "fine-tuned")]
-    assert control["params"] == summary.loc[("none", "none"), "params"] and control["seeds"] == 1
-    assert control["drop_vs_tuned_points"] == 0
-    assert summary.loc[("none", "none"), "drop_points"] == 0
+    assert control["parameters"] == summary.loc[("none", "none"), "parameters"]
+    assert control["seeds"] == 1 and np.isnan(control[INTERVAL])  # one seed: no interval
+    assert control["drop from unpruned fine-tuned alike (points)"] == 0
+    assert summary.loc[("none", "none"), "drop from unpruned as trained (points)"] == 0
+    assert "MACs per 0.2-s clip (M)" in summary.columns  # the clip length of tiny_data
     runs = pd.read_csv(results / "pruning_runs.csv")
     assert set(runs["seed"]) == {0} and len(runs) == len(summary)
-    assert len(pd.read_csv(results / "fewer_examples.csv")) == 6 * 3
-    assert set(pd.read_csv(results / "energy.csv")["name"]) == {
-        "baseline training", "pruning + fine-tuning", "fewer-examples study"}
+    fewer = pd.read_csv(results / "fewer_examples.csv")
+    assert len(fewer) == 6 * 4 and set(fewer["start"]) == {"cosine", "l1", "random", "unpruned"}
+    energy = pd.read_csv(results / "energy.csv", index_col="phase")
+    assert set(energy.index) == {"baseline training", "pruning + fine-tuning", "fewer-examples study"}
+    assert list(energy["training runs"]) == [1, 1 + 2 * len(LAYER_SETS), 4 * 5]
+    assert energy.loc["pruning + fine-tuning", "read from the cache"] == 0  # trained here
     beside = pd.read_csv(results / "beside_paper.csv", index_col=0, header=[0, 1])
     assert list(beside.index) == ["none", *LAYER_SETS]
-    assert beside.loc["C2", ("paper", "cosine acc %")] == PRUNING_TABLE.loc["C2", "cosine acc %"]
-    assert np.allclose(beside[("ours", "params cut %")].drop("none"),
-                       summary.xs("cosine", level=1)["params_cut_%"].loc[list(LAYER_SETS)])
+    assert beside.loc["C2", ("paper", "cosine accuracy (%)")] == PRUNING_TABLE.loc["C2", "cosine acc %"]
+    assert np.allclose(beside[("ours", "parameters cut (%)")].drop("none"),
+                       summary.xs("cosine", level=1)["parameters cut (%)"].loc[list(LAYER_SETS)])
     capsys.readouterr()
+    assert cli.main(["reproduce", "--data", str(tiny_data), "--epochs", "1", "--finetune-epochs", "1",
+                     "--seeds", "0", "--out", str(results)]) == 0
+    assert "(read 1 of 1 training runs from the cache)" in capsys.readouterr().out
+    energy = pd.read_csv(results / "energy.csv", index_col="phase")
+    assert (energy["read from the cache"] == energy["training runs"]).all()  # a cached phase says so
+    assert energy["training time when trained (s)"].gt(0).all()
     assert cli.main(["report", "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "C1+C2+C3" in out and "published figures" in out
@@ -89,16 +100,31 @@ def test_the_pruning_summary_against_figures_worked_by_hand():
     ], columns=columns)
     summary = summarise_pruning(runs, n_eval=100)
     pruned = summary.loc[("C1", "cosine")]
-    assert pruned["params_cut_%"] == pytest.approx(25) and pruned["macs_cut_%"] == pytest.approx(20)
-    assert pruned["macs_M"] == pytest.approx(0.0008)
-    assert (pruned["accuracy_before_%"], pruned["accuracy_%"]) == pytest.approx((61, 82))
-    assert pruned["drop_points"] == pytest.approx(-2)  # better than the baseline as trained (80 %)
-    assert pruned["drop_vs_tuned_points"] == pytest.approx(4)  # worse than it fine-tuned (86 %)
-    assert pruned["seeds"] == 2 and pruned["params_keras"] == 80
-    # one seed: the binomial interval 1.96 sqrt(0.8 x 0.2 / 100); two seeds: the t interval
-    # t(0.975, 1 d.f.) = 12.706 times the standard deviation 0.01 sqrt(2), over sqrt(2)
-    assert summary.loc[("none", "none"), "ci95_%"] == pytest.approx(7.84, rel=1e-3)
-    assert pruned["ci95_%"] == pytest.approx(12.706, rel=1e-3)
+    assert pruned["parameters cut (%)"] == pytest.approx(25)
+    assert pruned["MACs cut (%)"] == pytest.approx(20)
+    assert pruned["MACs per input (M)"] == pytest.approx(0.0008)  # no clip_s column: "per input"
+    assert (pruned["accuracy before fine-tuning (%)"], pruned["accuracy (%)"]) == pytest.approx((61, 82))
+    # better than the baseline as trained (80 %), worse than it fine-tuned alike (86 %)
+    assert pruned["drop from unpruned as trained (points)"] == pytest.approx(-2)
+    assert pruned["drop from unpruned fine-tuned alike (points)"] == pytest.approx(4)
+    assert pruned["seeds"] == 2 and pruned["parameters (Keras count)"] == 80
+    # the drop seed by seed: 0.85 - 0.83 and 0.87 - 0.81, 2 and 6 points: 12.706 x 2 sqrt(2) / sqrt(2)
+    assert pruned[DROP_INTERVAL] == pytest.approx(12.706 * 2, rel=1e-3)
+    assert summary.loc[("none", "fine-tuned"), DROP_INTERVAL] == 0
+    # the interval: over two seeds, t(0.975, 1 d.f.) = 12.706 times the standard deviation
+    # 0.01 sqrt(2), over sqrt(2); one run has none. The binomial term is reported apart:
+    # 1.96 sqrt(0.8 x 0.2 / 100) for the baseline's 80 % on 100 clips.
+    assert pruned[INTERVAL] == pytest.approx(12.706, rel=1e-3)
+    assert np.isnan(summary.loc[("none", "none"), INTERVAL])
+    assert summary.loc[("none", "none"), BINOMIAL] == pytest.approx(7.84, rel=1e-3)
+    assert pruned[BINOMIAL] == pytest.approx(100 * 1.96 * np.sqrt(0.82 * 0.18 / 100))
+    with_clips = summarise_pruning(runs.assign(clip_s=10.0), n_eval=100)
+    assert with_clips.loc[("C1", "cosine"), "MACs per 10-s clip (M)"] == pytest.approx(0.0008)
+
+
+def test_the_seed_interval_is_a_t_interval():
+    assert seed_interval([0.5, 0.6, 0.7]) == pytest.approx(4.3027 * 0.1 / np.sqrt(3), rel=1e-4)
+    assert np.isnan(seed_interval([0.5]))
 
 
 def test_errors_have_meaningful_exit_codes(tmp_path, capsys):
