@@ -653,7 +653,7 @@ def _start_styles(study: pd.DataFrame, starts) -> dict:
         runs = study[study["start"] == start]
         early = "patience" in runs and bool((runs["patience"] > 0).any())
         styles[start] = {"color": colours[order[index % len(order)]],
-                         "linestyle": "--" if early else "-"}
+                         "linestyle": "--" if early else "-", "marker": "D" if early else "o"}
     return styles
 
 
@@ -665,8 +665,10 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
     Each point is the mean over the seeds, with a bar for the t-interval of that mean at
     ``confidence`` (95 %: ``t(0.975, n - 1) s / sqrt(n)`` over the ``n`` seeds; no bar for
     one seed). The lines are moved sideways by a fraction of a percent so that their bars do
-    not hide each other. Starts trained with early stopping (``patience`` above 0) are
-    dashed, the others solid; each start has its own colour.
+    not hide each other, and join only neighbouring shares that were run (a start run on
+    fewer shares shows as separate points). Starts trained with early stopping
+    (``patience`` above 0) are dashed with diamond markers, the others solid; each start has
+    its own colour.
 
     Used by: Chapter 5.
 
@@ -699,15 +701,17 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
     starts = _starts_in_order(study, labels)
     styles = _start_styles(study, starts)
     shifts = np.linspace(-0.8, 0.8, len(starts)) if len(starts) > 1 else [0.0]
+    shares = sorted(frame["percent"].unique())
     handles = []
     for shift, start in zip(shifts, starts):
         grouped = frame[frame["start"] == start].groupby("percent")["accuracy"]
         mean, spread, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
         quantile = stats.t.ppf(1 - (1 - confidence) / 2, np.maximum(n - 1, 1))
         half = (quantile * spread / np.sqrt(n)).where(n > 1, 0.0).fillna(0.0)
-        handles.append(ax.errorbar(mean.index + shift, mean.to_numpy(), yerr=half.to_numpy(),
-                                   marker="o", markersize=5, capsize=3,
-                                   label=(labels or {}).get(start, start), **styles[start]))
+        mean, half = mean.reindex(shares), half.reindex(shares)  # NaN breaks the line
+        handles.append(ax.errorbar(np.add(shares, shift), mean.to_numpy(), yerr=half.to_numpy(),
+                                   markersize=5, capsize=3, label=(labels or {}).get(start, start),
+                                   **styles[start]))
     if baseline_accuracy is not None:
         handles.append(ax.axhline(100 * baseline_accuracy, color="grey", linestyle=":",
                                   label=baseline_label))
@@ -722,9 +726,11 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
     """Draw the wall time and the energy of each fine-tuning run against the share of data used.
 
     Two panels side by side (time left, energy right), one colour per starting point: a
-    dot for every run and a line through the mean over the seeds at each share (no
-    interval: the dots show the spread). Runs on 0 % of the data (no fine-tuning) are
-    left out; starts trained with early stopping (``patience`` above 0) are dashed.
+    dot for every run and a line through the median over the seeds at each share (robust
+    to a run slowed down by other programs; no interval: the dots show the spread),
+    joining only neighbouring shares that were run.
+    Runs on 0 % of the data (no fine-tuning) are left out; starts trained with early
+    stopping (``patience`` above 0) are dashed with diamond markers.
     Without power counters the energy panel is the time panel in other units (Chapter 6).
 
     Used by: Chapter 5.
@@ -753,13 +759,14 @@ def plot_cost_by_share(study: pd.DataFrame, labels=None, title: str | None = Non
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     panels = (("wall_time_s", "wall time per run (s)", "fine-tuning time (measured)"),
               ("energy_wh", "energy per run (Wh)", "energy, as codecarbon estimates it"))
+    shares = sorted(runs["percent"].unique())
     for ax, (column, label, panel) in zip(axes, panels):
         for start in starts:
             own = runs[runs["start"] == start]
-            mean = own.groupby("percent")[column].mean()
-            ax.plot(own["percent"], own[column], "o", color=styles[start]["color"], alpha=0.35,
-                    markersize=4)
-            ax.plot(mean.index, mean.to_numpy(), marker="o", label=(labels or {}).get(start, start),
+            mean = own.groupby("percent")[column].median().reindex(shares)  # NaN breaks the line
+            ax.plot(own["percent"], own[column], linestyle="none", marker=styles[start]["marker"],
+                    color=styles[start]["color"], alpha=0.35, markersize=4)
+            ax.plot(shares, mean.to_numpy(), label=(labels or {}).get(start, start),
                     **styles[start])
         ax.set(xlabel="share of the training data (%)", ylabel=label, title=panel,
                xticks=sorted(runs["percent"].unique()))
@@ -828,8 +835,9 @@ def plot_energy_against_time(runs: pd.DataFrame, labels=None, ax=None, title: st
     ax = ax or plt.subplots()[1]
     frame = runs.assign(energy_wh=1000 * runs["energy_kwh"])
     frame = frame.assign(start=frame["start"].map(labels)) if labels else frame
-    sns.scatterplot(data=frame, x="wall_time_s", y="energy_wh", hue="start",
-                    hue_order=list(labels.values()) if labels else None, ax=ax)
+    order = list(labels.values()) if labels else None
+    sns.scatterplot(data=frame, x="wall_time_s", y="energy_wh", hue="start", hue_order=order,
+                    style="start", style_order=order, ax=ax)  # a marker per start, too
     watts, longest = mean_power_w(runs), float(runs["wall_time_s"].max())
     ax.plot([0, longest], [0, watts * longest / 3600], color="grey", linestyle=":",
             label=f"{watts:.1f} W")

@@ -62,6 +62,13 @@ def test_fewer_examples_draws_the_mean_and_t_interval_per_start_and_the_baseline
     assert list(ax.get_xticks()) == [0, 50, 100]
 
 
+def test_fewer_examples_does_not_join_shares_a_start_did_not_run(study):
+    fewer = study[(study["start"] == "cosine") | (study["fraction"] != 0.5)]
+    ax = plots.plot_fewer_examples(fewer, labels=LABELS)
+    random = ax.containers[1].lines[0]
+    assert np.isnan(random.get_ydata()[1]) and np.isfinite(random.get_ydata()[[0, 2]]).all()
+
+
 def test_cost_by_share_leaves_out_runs_without_fine_tuning(study):
     figure = plots.plot_cost_by_share(study, labels=LABELS, title="cost", log=True)
     time_ax, energy_ax = figure.axes
