@@ -32,10 +32,10 @@ MIN_WORDS = 6
 
 MIN_CHECKS = {
     "01_audio_features": 36,
-    "02_train_cnn": 1,
+    "02_train_cnn": 28,
     "03_cosine_pruning": 40,
     "04_surgery_and_speed": 48,
-    "05_finetune_fewer_examples": 1,
+    "05_finetune_fewer_examples": 40,
     "06_co2_estimation": 34,
     "07_reproduce": 19,
     "08_real_recordings": 9,
