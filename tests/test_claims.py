@@ -32,7 +32,7 @@ MIN_WORDS = 6
 
 MIN_CHECKS = {
     "01_audio_features": 36,
-    "02_train_cnn": 28,
+    "02_train_cnn": 29,
     "03_cosine_pruning": 40,
     "04_surgery_and_speed": 48,
     "05_finetune_fewer_examples": 40,
