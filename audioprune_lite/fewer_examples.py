@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import carbon, models
 from . import train as train_module
 from .experiments import BASELINE_TRAINING, default_features, trained_baseline
-from .metrics import count_params
+from .metrics import count_params, seed_interval
 from .pruning import prune_model, pruning_plans
 from .store import atomic_write, cache_home, cached, code_fingerprint, fingerprint
 from .train import evaluate, fit, stratified_subset
@@ -52,7 +51,6 @@ __all__ = [
     "START_LABELS",
     "STUDY_SETTINGS",
     "book_study",
-    "interval_half_width",
     "paired_differences",
     "random_start",
     "run_fewer_examples",
@@ -287,32 +285,6 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     return table
 
 
-def interval_half_width(values, confidence: float = CONFIDENCE) -> float:
-    """Half-width of the t-interval of the mean of ``values`` (NaN for fewer than two).
-
-    ``t(1 - (1 - confidence) / 2, n - 1) x s / sqrt(n)``, with ``s`` the sample standard
-    deviation of the ``n`` values (one per seed). With three seeds the t quantile is 4.30:
-    the interval is wide, and it says nothing about the evaluation clips, which every run
-    shares.
-
-    Used by: :func:`seed_summary` and :func:`paired_differences`.
-
-    Parameters
-    ----------
-    values : array-like of float
-    confidence : float
-
-    Returns
-    -------
-    float
-    """
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float("nan")
-    quantile = stats.t.ppf(1 - (1 - confidence) / 2, len(values) - 1)
-    return float(quantile * values.std(ddof=1) / np.sqrt(len(values)))
-
-
 def _percent(table: pd.DataFrame) -> pd.Series:
     return (100 * table["fraction"]).round().astype(int)
 
@@ -342,7 +314,7 @@ def seed_summary(table: pd.DataFrame, value: str = "accuracy", confidence: float
     frame = table.assign(percent=_percent(table), value=scale * table[value])
     grouped = frame.groupby(["start", "percent"], sort=False)["value"]
     return pd.DataFrame({"seeds": grouped.size(), "mean": grouped.mean(),
-                         "half_width": grouped.agg(interval_half_width, confidence=confidence)})
+                         "half_width": grouped.agg(seed_interval, confidence=confidence)})
 
 
 def paired_differences(table: pd.DataFrame, first: str, second: str, value: str = "accuracy",
@@ -352,7 +324,7 @@ def paired_differences(table: pd.DataFrame, first: str, second: str, value: str 
     The rule: runs of the two starting points with the same seed used the same subset of
     the training data, so they are paired by seed; the mean of the per-seed differences
     ``first - second`` is reported with the t-interval of that mean
-    (:func:`interval_half_width`), and the difference counts as *beyond seed noise* only
+    (:func:`seed_interval`), and the difference counts as *beyond seed noise* only
     when the interval excludes zero (``|mean| > half_width``). Shares or seeds that only
     one of the two ran are left out; with one shared seed there is no interval and no
     difference is beyond noise.
@@ -385,7 +357,7 @@ def paired_differences(table: pd.DataFrame, first: str, second: str, value: str 
     per_seed = (wide[first] - wide[second]).dropna()
     grouped = per_seed.groupby(level="percent")
     result = pd.DataFrame({"seeds": grouped.size(), "difference": grouped.mean(),
-                           "half_width": grouped.agg(interval_half_width, confidence=confidence)})
+                           "half_width": grouped.agg(seed_interval, confidence=confidence)})
     result["beyond_noise"] = result["difference"].abs() > result["half_width"]  # False for NaN
     return result.sort_index(ascending=False)
 

@@ -12,12 +12,43 @@ import io
 import statistics
 import time
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 import torch
 from torch import nn
 
 __all__ = ["count_macs", "count_params", "count_params_keras", "layer_summary", "measure_latency",
-           "model_size_bytes"]
+           "model_size_bytes", "seed_interval"]
+
+def seed_interval(values, confidence: float = 0.95) -> float:
+    """Half-width of the t-interval of the mean of ``values`` (NaN for fewer than two).
+
+    ``t(1 - (1 - confidence) / 2, n - 1) x s / sqrt(n)``, with ``s`` the sample standard
+    deviation of the ``n`` values (one per seed). With three seeds the t quantile is 4.30,
+    so the interval is wide: three seeds resolve differences of several points. It says
+    nothing about the evaluation clips, which every run shares.
+
+    Used by: Chapters 5 and 7, :func:`audioprune_lite.reproduce.summarise_pruning`,
+    :func:`audioprune_lite.fewer_examples.seed_summary` and the plots of intervals.
+
+    Parameters
+    ----------
+    values : array-like of float
+        One value per seed.
+    confidence : float
+
+    Returns
+    -------
+    float
+        In the units of ``values``.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan")
+    quantile = stats.t.ppf(1 - (1 - confidence) / 2, len(values) - 1)
+    return float(quantile * values.std(ddof=1) / np.sqrt(len(values)))
+
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 

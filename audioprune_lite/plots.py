@@ -16,6 +16,7 @@ import seaborn as sns
 
 from .carbon import mean_power_w
 from .features import LogMelConfig, log_mel, mel_filter_bank
+from .metrics import seed_interval
 
 __all__ = [
     "plot_confusion",
@@ -39,6 +40,15 @@ __all__ = [
     "plot_waveform",
     "use_book_style",
 ]
+
+
+def _t_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """(low, high) of the t-interval of the mean over seeds (:func:`audioprune_lite.metrics.seed_interval`),
+    the mean alone for a single value; usable as seaborn's ``errorbar``."""
+    values = np.asarray(values, dtype=float)
+    half = seed_interval(values, confidence)
+    half = 0.0 if np.isnan(half) else half
+    return values.mean() - half, values.mean() + half
 
 
 def use_book_style() -> None:
@@ -256,17 +266,10 @@ def plot_history(history, ax_loss=None, ax_accuracy=None):
     """
     from collections.abc import Mapping
 
-    from scipy import stats
 
     if ax_loss is None or ax_accuracy is None:
         _, (ax_loss, ax_accuracy) = plt.subplots(1, 2, figsize=(10, 3), layout="constrained")
     if isinstance(history, Mapping):
-        def t_interval(values):
-            values = np.asarray(values, dtype=float)
-            if len(values) < 2:
-                return values.mean(), values.mean()
-            half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-            return values.mean() - half, values.mean() + half
 
         runs = pd.concat([run.as_frame().reset_index().assign(network=label)
                           for label, label_runs in history.items() for run in label_runs])
@@ -274,7 +277,7 @@ def plot_history(history, ax_loss=None, ax_accuracy=None):
         for ax, column, label in ((ax_loss, "val_loss", "validation cross-entropy"),
                                   (ax_accuracy, "val_accuracy", "validation accuracy")):
             sns.lineplot(data=runs, x="epoch", y=column, hue="network", style="network",
-                         palette=palette, markers=True, dashes=False, errorbar=t_interval, ax=ax)
+                         palette=palette, markers=True, dashes=False, errorbar=_t_interval, ax=ax)
             sns.scatterplot(data=runs, x="epoch", y=column, hue="network", palette=palette,
                             s=12, alpha=0.5, legend=False, ax=ax)
             ax.set(xlabel="epoch", ylabel=label)
@@ -562,21 +565,14 @@ def plot_criteria_comparison(results: pd.DataFrame, baseline_accuracy: float | N
     -------
     matplotlib.axes.Axes
     """
-    from scipy import stats
 
-    def t_interval(values):
-        values = np.asarray(values, dtype=float)
-        if len(values) < 2:
-            return values.mean(), values.mean()
-        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-        return values.mean() - half, values.mean() + half
 
     ax = ax or plt.subplots(figsize=(8, 4), layout="constrained")[1]
     colours = sns.color_palette("colorblind")
     methods = list(dict.fromkeys(results["method"]))
     palette = dict(zip(methods, [colours[i] for i in (0, 1, 2, 4, 5, 9, 7, 8, 6)]))
     sns.lineplot(data=results, x="removed", y="accuracy", hue="method", style="method",
-                 palette=palette, markers=True, dashes=False, errorbar=t_interval, ax=ax)
+                 palette=palette, markers=True, dashes=False, errorbar=_t_interval, ax=ax)
     repeated = results.groupby("method").filter(lambda runs: runs["removed"].duplicated().any())
     if len(repeated):
         sns.scatterplot(data=repeated, x="removed", y="accuracy", hue="method", palette=palette,
@@ -694,7 +690,6 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
     -------
     matplotlib.axes.Axes
     """
-    from scipy import stats
 
     ax = ax or plt.subplots(figsize=(9, 4), layout="constrained")[1]
     frame = _by_share(study, labels).assign(accuracy=100 * study["accuracy"])
@@ -705,9 +700,8 @@ def plot_fewer_examples(study: pd.DataFrame, labels=None, baseline_accuracy: flo
     handles = []
     for shift, start in zip(shifts, starts):
         grouped = frame[frame["start"] == start].groupby("percent")["accuracy"]
-        mean, spread, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
-        quantile = stats.t.ppf(1 - (1 - confidence) / 2, np.maximum(n - 1, 1))
-        half = (quantile * spread / np.sqrt(n)).where(n > 1, 0.0).fillna(0.0)
+        mean = grouped.mean()
+        half = grouped.agg(seed_interval, confidence=confidence).fillna(0.0)
         mean, half = mean.reindex(shares), half.reindex(shares)  # NaN breaks the line
         handles.append(ax.errorbar(np.add(shares, shift), mean.to_numpy(), yerr=half.to_numpy(),
                                    markersize=5, capsize=3, label=(labels or {}).get(start, start),
@@ -880,7 +874,7 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
 
     Each marker is the mean over seeds, its bar the 95 % t-interval over seeds of that
     mean (``t(0.975, n - 1) x s / sqrt(n)``, as
-    :func:`audioprune_lite.reproduce.seed_interval` computes it; no bar for one seed). A
+    :func:`audioprune_lite.metrics.seed_interval` computes it; no bar for one seed). A
     dotted line marks the unpruned network as trained, a dashed one the unpruned network
     fine-tuned alike, with its own 95 % t-interval shaded (the rows with ``pruned ==
     "none"``, methods ``"none"`` and ``"fine-tuned"``).
@@ -899,21 +893,13 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
     -------
     matplotlib.axes.Axes
     """
-    from scipy import stats
 
-    def t_interval(values):
-        values = np.asarray(values, dtype=float)
-        mean = values.mean()
-        if len(values) < 2:
-            return mean, mean
-        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-        return mean - half, mean + half
 
     ax = ax or plt.subplots(figsize=(10, 3.8), layout="constrained")[1]
     unpruned = runs[runs["pruned"] == "none"].assign(accuracy=lambda t: 100 * t["accuracy"])
     pruned = runs[runs["pruned"] != "none"]
     sns.pointplot(data=pruned.assign(accuracy=100 * pruned["accuracy"]), x="pruned", y="accuracy",
-                  hue="method", dodge=0.3, errorbar=t_interval, linestyle="none", capsize=0.1,
+                  hue="method", dodge=0.3, errorbar=_t_interval, linestyle="none", capsize=0.1,
                   markers=["o", "s", "^", "D"][:pruned["method"].nunique()], ax=ax)
     for method, style, label in (("none", ":", "unpruned, as trained"),
                                  ("fine-tuned", "--", "unpruned, fine-tuned alike")):
@@ -921,7 +907,7 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
         if len(values):
             ax.axhline(values.mean(), color="grey", linestyle=style, label=label)
         if method == "fine-tuned" and len(values) > 1:
-            ax.axhspan(*t_interval(values), color="grey", alpha=0.15, linewidth=0,
+            ax.axhspan(*_t_interval(values), color="grey", alpha=0.15, linewidth=0,
                        label="fine-tuned alike, 95 % t-interval")
     ax.set(ylabel="accuracy after fine-tuning (%)", xlabel="pruned layers", title=title)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the bars

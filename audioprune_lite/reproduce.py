@@ -17,20 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm.auto import tqdm
 
 from . import carbon
 from .experiments import SceneFeatures, cached_fit, default_features, trained_baseline
 from .features import LogMelConfig
 from .fewer_examples import CONTROL, STARTS, STUDY_SETTINGS, run_fewer_examples
-from .metrics import count_macs, count_params, count_params_keras
+from .metrics import count_macs, count_params, count_params_keras, seed_interval
 from .pruning import prune_model, pruning_plans
 from .published import PRUNING_TABLE
 from .train import evaluate
 
 __all__ = ["BINOMIAL", "DROP_INTERVAL", "INTERVAL", "LAYER_SETS", "beside_paper", "clip_length_s", "macs_column",
-           "pruning_study", "reproduce", "seed_interval", "summarise_pruning"]
+           "pruning_study", "reproduce", "summarise_pruning"]
 
 LAYER_SETS = {
     "C1": ("conv1",), "C2": ("conv2",), "C3": ("conv3",), "C1+C2": ("conv1", "conv2"),
@@ -63,22 +62,6 @@ def macs_column(seconds: float | None) -> str:
     Used by: :func:`summarise_pruning`.
     """
     return "MACs per input (M)" if seconds is None else f"MACs per {seconds:g}-s clip (M)"
-
-
-def seed_interval(values, confidence: float = 0.95) -> float:
-    """Half-width of the t-interval of the mean of ``values`` (NaN for fewer than two).
-
-    ``t(1 - (1 - confidence) / 2, n - 1) x s / sqrt(n)``, with ``s`` the sample standard
-    deviation of the ``n`` values (one per seed). With three seeds the t quantile is
-    4.30, so the interval is wide: three seeds resolve differences of several points.
-
-    Used by: :func:`summarise_pruning` and Chapter 7.
-    """
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float("nan")
-    quantile = stats.t.ppf(1 - (1 - confidence) / 2, len(values) - 1)
-    return float(quantile * values.std(ddof=1) / np.sqrt(len(values)))
 
 
 def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs: int = 5,

@@ -13,7 +13,8 @@ from audioprune_lite import cli
 from audioprune_lite.extras import require
 from audioprune_lite.pruning import CRITERIA, pruning_plans
 from audioprune_lite.published import PRUNING_TABLE
-from audioprune_lite.reproduce import BINOMIAL, DROP_INTERVAL, INTERVAL, LAYER_SETS, seed_interval, summarise_pruning
+from audioprune_lite.metrics import seed_interval
+from audioprune_lite.reproduce import BINOMIAL, DROP_INTERVAL, INTERVAL, LAYER_SETS, summarise_pruning
 from audioprune_lite.synthetic import make_synthetic_scenes
 from audioprune_lite.train import load_model
 

@@ -10,13 +10,13 @@ import torch
 
 from audioprune_lite import fewer_examples
 from audioprune_lite.fewer_examples import (ALL_STARTS, COLUMNS, CONTROL, SCRATCH_SETTINGS, STARTS,
-                                            START_LABELS, STUDY_SETTINGS, interval_half_width,
-                                            paired_differences, random_start, run_fewer_examples,
+                                            START_LABELS, STUDY_SETTINGS, paired_differences,
+                                            random_start, run_fewer_examples,
                                             seed_summary)
 from audioprune_lite.experiments import BASELINE_TRAINING
 from audioprune_lite.models import DCASE21Baseline
 from audioprune_lite.pruning import prune_model, pruning_plans
-from audioprune_lite.metrics import count_params
+from audioprune_lite.metrics import count_params, seed_interval
 from audioprune_lite.train import evaluate
 
 
@@ -211,13 +211,13 @@ def test_early_stopping_is_part_of_the_cache_key(study, tmp_path, monkeypatch):
     assert fits == [0] and not early["cached"].any()
 
 
-def test_interval_half_width_is_the_t_interval_of_the_mean():
+def test_seed_interval_is_the_t_interval_of_the_mean():
     # t(0.975, 2) = 4.303, s = 1, n = 3
-    assert interval_half_width([1.0, 2.0, 3.0]) == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
-    assert interval_half_width([1.0, 2.0, 3.0], confidence=0.9) == pytest.approx(
+    assert seed_interval([1.0, 2.0, 3.0]) == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+    assert seed_interval([1.0, 2.0, 3.0], confidence=0.9) == pytest.approx(
         2.9200 / np.sqrt(3), rel=1e-4)
-    assert interval_half_width([5.0, 5.0]) == 0.0
-    assert np.isnan(interval_half_width([1.0]))
+    assert seed_interval([5.0, 5.0]) == 0.0
+    assert np.isnan(seed_interval([1.0]))
 
 
 def made_up_table(rows) -> pd.DataFrame:
@@ -232,7 +232,7 @@ def test_seed_summary_gives_mean_and_interval_in_percent():
     assert list(summary.index) == [("a", 100), ("a", 10), ("b", 100)]
     assert summary.loc[("a", 100), "seeds"] == 3
     assert summary.loc[("a", 100), "mean"] == pytest.approx(60.0)
-    assert summary.loc[("a", 100), "half_width"] == pytest.approx(interval_half_width([50, 60, 70]))
+    assert summary.loc[("a", 100), "half_width"] == pytest.approx(seed_interval([50, 60, 70]))
     assert np.isnan(summary.loc[("b", 100), "half_width"])
     times = made_up_table([("a", 1.0, 0, 2.0), ("a", 1.0, 1, 4.0)]).rename(
         columns={"accuracy": "wall_time_s"})
@@ -251,7 +251,7 @@ def test_paired_differences_pair_runs_by_seed_and_apply_the_rule():
     assert list(result.index) == [100, 50, 25]
     assert list(result["seeds"]) == [3, 3, 1]
     assert result.loc[100, "difference"] == pytest.approx(10.0)
-    assert result.loc[100, "half_width"] == pytest.approx(interval_half_width([10, 11, 9]))
+    assert result.loc[100, "half_width"] == pytest.approx(seed_interval([10, 11, 9]))
     assert result.loc[100, "beyond_noise"]
     assert result.loc[50, "difference"] == pytest.approx(2 / 3)
     assert not result.loc[50, "beyond_noise"]
