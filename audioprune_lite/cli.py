@@ -1,15 +1,27 @@
 """The command line: ``audioprune`` (or ``python -m audioprune_lite``).
 
 Each subcommand calls the same functions as the book's chapters; Chapter 7 and the
-README show them at work. Exit codes: 0 success, 1 a failure while running (the message
-says what, and names the extra to install when an optional package is missing), 2 wrong
-arguments, 3 no data where ``--data`` points (the message says how to get it).
+README show them at work. Every error is one line on standard error that names the file
+or option and says what to do, never a traceback. Exit codes: 0 success; 1 a failure while
+running (a file that cannot be read or written, a damaged model, a missing optional
+package: the message names the extra to install); 2 wrong arguments (a value out of range,
+a layer the model lacks, settings that would prune nothing); 3 no data where ``--data``
+points (the message says how to get it); 130 interrupted (Ctrl-C; what finished is kept in
+the cache, so the same command goes on from there).
+
+Outputs are checked before any work (an ``--out`` that cannot be written fails at once,
+not after an hour of training), and a result that cannot be cached is still written to
+``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 EPILOG = """examples:
@@ -26,16 +38,118 @@ Acoustic Scenes 2020 Mobile run python data_scripts/download_tau2020_mobile.py f
 A GPU is used for training when one is present."""
 
 
+MAX_CLIP_SECONDS = 600.0
+"""The longest ``--clip-seconds`` accepted: ten minutes (the data sets' clips are 1 to 10 s;
+a clip of 1e9 s would need terabytes of memory)."""
+
+
+class UsageError(ValueError):
+    """Arguments that cannot work, found after parsing (e.g. a layer the model lacks): exit 2."""
+
+
+def _number(kind, text: str, *, low: float, high: float = math.inf, low_open: bool = True,
+            high_open: bool = False):
+    """``kind(text)`` if it lies between ``low`` and ``high``, else argparse's type error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}")
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if not math.isfinite(value) or below or above:
+        interval = (f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+                    if math.isfinite(high) else f"{'above' if low_open else 'at least'} {low:g}")
+        raise argparse.ArgumentTypeError(f"{text} is out of range: give a value {interval}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _number(int, text, low=0)
+
+
+def _clip_seconds(text: str) -> float:
+    return _number(float, text, low=0, high=MAX_CLIP_SECONDS)
+
+
+def _ratio(text: str) -> float:
+    return _number(float, text, low=0, high=1, high_open=True)
+
+
+def _fraction(text: str) -> float:
+    return _number(float, text, low=0, high=1)
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing: give comma-separated names")
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} names something twice")
+    return names
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    seeds = _names(text)
+    try:
+        return tuple(int(seed) for seed in seeds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds are comma-separated integers, e.g. 0,1,2")
+
+
 def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="a data set in the TAU 2020 Mobile or the "
                         "ESC-50 layout (default: the book's offline scenes)")
-    parser.add_argument("--clip-seconds", type=float, help="trim or pad clips to this length")
+    parser.add_argument("--clip-seconds", type=_clip_seconds,
+                        help=f"trim or pad clips to this length (at most {MAX_CLIP_SECONDS:g} s)")
+
+
+def _say(text: str = "") -> None:
+    """Print to standard output; if its reader has stopped reading (``| head``), drop the rest.
+
+    The work goes on: a closed pipe must not stop ``train`` before it saves ``--out``.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _check_writable(path: Path, *, folder: bool = False) -> None:
+    """Fail now, before any work, if ``path`` cannot be written: a folder where a file
+    goes (or the reverse), a read-only place.
+
+    Raises
+    ------
+    OSError
+        Naming ``path``.
+    """
+    if path.exists() and path.is_dir() != folder:
+        kind = "a file" if folder else "a folder"
+        raise OSError(f"{path} is {kind}: give --out {'a folder' if folder else 'a file name'}")
+    where = path if folder else path.parent
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def _features(args):
     from .experiments import default_features
 
     return default_features(args.data, duration=args.clip_seconds)
+
+
+def _check_layers(model, layers: list[str]) -> None:
+    """Raise :class:`UsageError` for a name in ``layers`` that is not a convolution of ``model``."""
+    from torch import nn
+
+    convs = [name for name, layer in model.named_modules() if isinstance(layer, nn.Conv2d)]
+    unknown = [name for name in layers if name not in convs]
+    if unknown:
+        raise UsageError(f"--layers: {', '.join(unknown)} is not a convolution of this model; "
+                         f"its convolutions are {', '.join(convs)}")
 
 
 def _accuracy_line(model, features) -> str:
@@ -60,10 +174,10 @@ def _cost_line(model, features) -> str:
 
 def prepare(args) -> int:
     features = _features(args)
-    print(f"{len(features.classes)} classes; training {len(features.y_train)} clips, validation "
-          f"{len(features.y_val)}, evaluation {len(features.y_eval)}; input {features.X_train.shape[1:]}")
+    _say(f"{len(features.classes)} classes; training {len(features.y_train)} clips, validation "
+         f"{len(features.y_val)}, evaluation {len(features.y_eval)}; input {features.X_train.shape[1:]}")
     if features.seen or features.unseen:
-        print(f"seen devices {', '.join(features.seen)}; unseen {', '.join(features.unseen)}")
+        _say(f"seen devices {', '.join(features.seen)}; unseen {', '.join(features.unseen)}")
     return 0
 
 
@@ -71,14 +185,15 @@ def train(args) -> int:
     from .experiments import trained_baseline
     from .train import save_model
 
+    _check_writable(args.out)
     features = _features(args)
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     model, history, cached = trained_baseline(features, **overrides)
     save_model(model, args.out)
-    print(f"{'read from the cache' if cached else 'trained'} in {history.wall_time_s:.0f} s "
-          f"(best epoch {history.best_epoch}); {_cost_line(model, features)}")
-    print(_accuracy_line(model, features))
-    print(f"saved {args.out}")
+    _say(f"{'read from the cache' if cached else 'trained'} in {history.wall_time_s:.0f} s "
+         f"(best epoch {history.best_epoch}); {_cost_line(model, features)}")
+    _say(_accuracy_line(model, features))
+    _say(f"saved {args.out}")
     return 0
 
 
@@ -86,16 +201,22 @@ def prune(args) -> int:
     from .pruning import prune_model, pruning_plans
     from .train import load_model, save_model
 
+    _check_writable(args.out)
     model = load_model(args.model)
-    layers = [name.strip() for name in args.layers.split(",") if name.strip()]
-    plans = pruning_plans(model, layers, methods=[args.method], ratio=args.ratio, seed=args.seed)
+    _check_layers(model, args.layers)
+    plans = pruning_plans(model, args.layers, methods=[args.method], ratio=args.ratio, seed=args.seed)
     pruned = prune_model(model, plans[args.method])
+    before, after = model.config["channels"], pruned.config["channels"]
+    if before == after:
+        how = f"--ratio {args.ratio}" if args.ratio else f"the {args.method} criterion's own count"
+        raise UsageError(f"--layers {','.join(args.layers)} with {how} removes no filter "
+                         f"(the layers keep {before} filters): ask for a larger --ratio")
     features = _features(args)
-    print(f"before: {_cost_line(model, features)}")
-    print(f"after:  {_cost_line(pruned, features)} (filters {pruned.config['channels']})")
-    print(f"before fine-tuning: {_accuracy_line(pruned, features)}")
+    _say(f"before: {_cost_line(model, features)}")
+    _say(f"after:  {_cost_line(pruned, features)} (filters {after})")
+    _say(f"before fine-tuning: {_accuracy_line(pruned, features)}")
     save_model(pruned, args.out)
-    print(f"saved {args.out}")
+    _say(f"saved {args.out}")
     return 0
 
 
@@ -103,40 +224,42 @@ def finetune(args) -> int:
     from .experiments import cached_fit
     from .train import load_model, save_model, stratified_subset
 
+    _check_writable(args.out)
     model = load_model(args.model)
     features = _features(args)
     subset = stratified_subset(features.y_train, args.fraction, args.seed)
     if len(subset) == 0:
-        raise ValueError(f"--fraction {args.fraction} leaves no training examples")
+        raise UsageError(f"--fraction {args.fraction} leaves no training examples "
+                         f"of the {len(features.y_train)}")
     tuned, history, cached = cached_fit(
         model, (features.X_train[subset], features.y_train[subset]),
         (features.X_val, features.y_val), name=f"finetuned-{Path(args.model).stem}",
         epochs=args.epochs, seed=args.seed)
-    print(f"{'read from the cache' if cached else 'fine-tuned'} on {len(subset)} clips in "
-          f"{history.wall_time_s:.0f} s")
-    print(_accuracy_line(tuned, features))
     save_model(tuned, args.out)
-    print(f"saved {args.out}")
+    _say(f"{'read from the cache' if cached else 'fine-tuned'} on {len(subset)} clips in "
+         f"{history.wall_time_s:.0f} s")
+    _say(_accuracy_line(tuned, features))
+    _say(f"saved {args.out}")
     return 0
 
 
 def reproduce(args) -> int:
     from .reproduce import reproduce as run
 
-    seeds = tuple(int(s) for s in args.seeds.split(","))
+    _check_writable(args.out, folder=True)
     result = run(args.data, clip_seconds=args.clip_seconds, baseline_epochs=args.epochs,
-                 finetune_epochs=args.finetune_epochs, seeds=seeds,
+                 finetune_epochs=args.finetune_epochs, seeds=args.seeds,
                  fewer_examples=not args.no_fewer_examples, country_iso_code=args.country,
                  out_dir=args.out)
-    print(f"\nbaseline accuracy {100 * result['baseline_accuracy']:.1f} %")
-    print(result["pruning_summary"].round(1).to_string())
+    _say(f"\nbaseline accuracy {100 * result['baseline_accuracy']:.1f} %")
+    _say(result["pruning_summary"].round(1).to_string())
     energy = result["energy"]
-    print("\nenergy of this run per phase (kWh): " + ", ".join(
+    _say("\nenergy of this run per phase (kWh): " + ", ".join(
         f"{name} {row['energy (kWh)']:.2e}"
         + (f" (read {row['read from the cache']} of {row['training runs']} training runs "
            "from the cache)" if row["read from the cache"] else "")
         for name, row in energy.iterrows()))
-    print(f"tables written to {result['out_dir']}/ (beside the papers' figures: beside_paper.md)")
+    _say(f"tables written to {result['out_dir']}/ (beside the papers' figures: beside_paper.md)")
     return 0
 
 
@@ -145,17 +268,17 @@ def report(args) -> int:
 
     summary = args.results / "pruning_summary.md"
     if not summary.is_file():
-        print(f"no results in {args.results}: run `audioprune reproduce --out {args.results}` first",
-              file=sys.stderr)
+        print(f"audioprune report: no results in {args.results}: run `audioprune reproduce "
+              f"--out {args.results}` first", file=sys.stderr)
         return 1
-    print(summary.read_text())
+    _say(summary.read_text())
     beside = args.results / "beside_paper.md"
     if beside.is_file():
-        print(beside.read_text())
+        _say(beside.read_text())
     for name in ("fewer_examples.csv", "energy.csv"):
         path = args.results / name
         if path.is_file():
-            print(f"{name}:\n{pd.read_csv(path).round(4).to_string(index=False)}\n")
+            _say(f"{name}:\n{pd.read_csv(path).round(4).to_string(index=False)}\n")
     return 0
 
 
@@ -174,18 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("train", help="train the DCASE 2021 baseline (cached)")
     _data_options(command)
-    command.add_argument("--epochs", type=int, help="training epochs (default: the book's)")
+    command.add_argument("--epochs", type=_positive_int, help="training epochs (default: the book's)")
     command.add_argument("--out", type=Path, default=Path("baseline.pt"), help="model file")
     command.set_defaults(run=train)
 
     command = commands.add_parser("prune", help="remove filters from a trained model")
     _data_options(command)
     command.add_argument("--model", type=Path, required=True, help="model file to prune")
-    command.add_argument("--layers", default="conv1,conv2,conv3", help="conv layers, comma-separated")
+    command.add_argument("--layers", type=_names, default="conv1,conv2,conv3",
+                         help="conv layers, comma-separated")
     criteria = "; ".join(f"{name}: {criterion.description}" for name, criterion in CRITERIA.items())
     command.add_argument("--method", default="cosine", choices=list(CRITERIA),
                          help=f"the criterion choosing the filters (default cosine). {criteria}")
-    command.add_argument("--ratio", type=float,
+    command.add_argument("--ratio", type=_ratio,
                          help="share of filters to remove per layer (default: as many as the "
                               "cosine greedy pass removes)")
     command.add_argument("--seed", type=int, default=0, help="seed of the random criterion")
@@ -195,17 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("finetune", help="fine-tune a (pruned) model")
     _data_options(command)
     command.add_argument("--model", type=Path, required=True)
-    command.add_argument("--epochs", type=int, default=5)
-    command.add_argument("--fraction", type=float, default=1.0, help="share of the training data")
+    command.add_argument("--epochs", type=_positive_int, default=5)
+    command.add_argument("--fraction", type=_fraction, default=1.0,
+                         help="share of the training data, in (0, 1]")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--out", type=Path, default=Path("finetuned.pt"))
     command.set_defaults(run=finetune)
 
     command = commands.add_parser("reproduce", help="the papers' study in one run, tables to --out")
     _data_options(command)
-    command.add_argument("--epochs", type=int, help="baseline training epochs (default: the book's)")
-    command.add_argument("--finetune-epochs", type=int, default=5)
-    command.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    command.add_argument("--epochs", type=_positive_int,
+                         help="baseline training epochs (default: the book's)")
+    command.add_argument("--finetune-epochs", type=_positive_int, default=5)
+    command.add_argument("--seeds", type=_seeds, default="0,1,2", help="comma-separated seeds")
     command.add_argument("--no-fewer-examples", action="store_true",
                          help="skip the fewer-examples sweep")
     command.add_argument("--country", default="GBR", help="ISO code of the electricity grid")
@@ -219,19 +345,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (see the module's docstring)."""
     from .data import DataNotFoundError
     from .extras import MissingExtraError
 
-    args = build_parser().parse_args(argv)
+    name = "audioprune"
     try:
-        return args.run(args)
+        args = build_parser().parse_args(argv)
+        name = f"audioprune {args.command}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"{name}: warning: {message}", file=sys.stderr)
+            return args.run(args)
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted; run the same "
+              "command again to go on from what is cached", file=sys.stderr)
+        return 130
+    except UsageError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
     except DataNotFoundError as error:
-        print(f"audioprune: {error}", file=sys.stderr)
+        print(f"{name}: {error}", file=sys.stderr)
         return 3
-    except (MissingExtraError, ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"audioprune {args.command}: {error}", file=sys.stderr)
+    except OSError as error:
+        print(f"{name}: {_os_error_line(error)}", file=sys.stderr)
         return 1
+    except (MissingExtraError, ValueError, RuntimeError) as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
+
+
+def _os_error_line(error: OSError) -> str:
+    """``<file>: <what the system said>`` and what to do about it."""
+    import errno
+
+    from .store import cache_home
+
+    if error.filename is None:
+        return str(error)
+    line = f"{error.filename}: {error.strerror}"
+    home = cache_home(create=False)
+    if "AUDIOPRUNE_HOME" in line:  # already said by store.cache_home
+        return line
+    if Path(os.path.realpath(error.filename)).is_relative_to(home):
+        return f"{line} (in the cache: point AUDIOPRUNE_HOME at a folder that can be written)"
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{line} (choose a place that can be written)"
+    if error.errno == errno.ENOSPC:
+        return f"{line} (free some space; what finished is cached, so running again is quick)"
+    return line
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from . import data, models, synthetic
 from . import train as train_module
 from .features import LogMelConfig, extract
 from .models import DCASE21Baseline
-from .store import atomic_write, cache_home, cached, code_fingerprint, fingerprint
+from .store import atomic_write_text, cache_home, cached, code_fingerprint, fingerprint
 from .train import History, fit, load_model, location_split, save_model
 
 __all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "trained_baseline"]
@@ -135,8 +135,9 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
 
     The cache file is named by ``name`` and a hash of the training and validation arrays,
-    the model's class, ``config`` and initial weights, ``fit_settings``, and the code that
-    trains (:mod:`audioprune_lite.train`, :mod:`audioprune_lite.models`, torch's version), so
+    the model's class, ``config`` and initial weights, ``fit_settings``, the code that
+    trains (:mod:`audioprune_lite.train`, :mod:`audioprune_lite.models`) and
+    :func:`audioprune_lite.train.training_environment` (torch's version and thread count), so
     a change to any of them trains again. An entry that cannot be read is trained again.
 
     Used by: :func:`trained_baseline`, :func:`audioprune_lite.reproduce.pruning_study` and the
@@ -168,7 +169,7 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
     initial = [v.cpu().numpy() for v in model.state_dict().values()]
-    code = (code_fingerprint(train_module, models), torch.__version__)
+    code = (code_fingerprint(train_module, models), train_module.training_environment())
     key = fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
                       *initial, fit_settings, code)
 
@@ -184,8 +185,7 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
 def _save_trained(trained, path: Path) -> None:
     """The history beside the model, written first: an entry is complete when its model file exists."""
     model, history = trained
-    text = json.dumps(history.to_dict()).encode()
-    atomic_write(path.with_suffix(".json"), lambda file: file.write(text))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(history.to_dict()))
     save_model(model, path)
 
 

@@ -36,7 +36,7 @@ from . import train as train_module
 from .experiments import BASELINE_TRAINING, default_features, trained_baseline
 from .metrics import count_params, seed_interval
 from .pruning import prune_model, pruning_plans
-from .store import atomic_write, cache_home, cached, code_fingerprint, fingerprint
+from .store import atomic_write_text, cache_home, cached, code_fingerprint, fingerprint
 from .train import evaluate, fit, stratified_subset
 
 __all__ = [
@@ -174,8 +174,7 @@ def _one_run(initial: nn.Module, train, val, test, *, start, fraction, seed, epo
 
 
 def _save_row(row: dict, path: Path) -> None:
-    text = json.dumps(row).encode()
-    atomic_write(path, lambda file: file.write(text))
+    atomic_write_text(path, json.dumps(row))
 
 
 def _load_row(path: Path) -> dict:
@@ -262,7 +261,8 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     pruned = {method: prune_model(model, plan) for method, plan in plans.items()}
     pruned[CONTROL] = model
     data_key = fingerprint(*train, *val, *test)
-    code = (code_fingerprint(sys.modules[__name__], train_module, models), torch.__version__)
+    code = (code_fingerprint(sys.modules[__name__], train_module, models),
+            train_module.training_environment())
     settings = {"epochs": epochs, "patience": patience, "lr": lr, "batch_size": batch_size,
                 "country_iso_code": country_iso_code, "format": _RUN_FORMAT}
     rows = []
@@ -280,8 +280,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
         rows.append({**row, "cached": was_cached})
     table = pd.DataFrame(rows, columns=COLUMNS)
     if csv_path is not None:
-        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(csv_path, index=False)
+        atomic_write_text(csv_path, table.to_csv(index=False))
     return table
 
 
@@ -392,7 +391,5 @@ def book_study(features=None, progress: bool = True) -> pd.DataFrame:
             (features.X_eval, features.y_eval))
     table = pd.concat([run_fewer_examples(baseline, *data, **settings, progress=progress)
                        for settings in (STUDY_SETTINGS, SCRATCH_SETTINGS)], ignore_index=True)
-    csv_path = cache_home() / "results" / "fewer-examples.csv"
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv_path, index=False)
+    atomic_write_text(cache_home() / "results" / "fewer-examples.csv", table.to_csv(index=False))
     return table

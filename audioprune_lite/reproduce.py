@@ -26,6 +26,7 @@ from .fewer_examples import CONTROL, STARTS, STUDY_SETTINGS, run_fewer_examples
 from .metrics import count_macs, count_params, count_params_keras, seed_interval
 from .pruning import prune_model, pruning_plans
 from .published import PRUNING_TABLE
+from .store import atomic_write_text
 from .train import evaluate
 
 __all__ = ["BINOMIAL", "DROP_INTERVAL", "INTERVAL", "LAYER_SETS", "beside_paper", "clip_length_s", "macs_column",
@@ -294,7 +295,7 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     out_dir : str or Path
         Where ``pruning_runs.csv``, ``pruning_summary.csv`` and ``.md``, ``beside_paper.csv``
         and ``.md`` (:func:`beside_paper`), ``fewer_examples.csv`` and ``energy.csv`` are
-        written.
+        written, each whole or not at all (:func:`audioprune_lite.store.atomic_write_text`).
     progress : bool
 
     Returns
@@ -333,23 +334,25 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
         energy.append((report, len(trained), int(trained["cached"].sum()),
                        float(trained["wall_time_s"].sum())))
     energy_table = _energy_table(energy)
-    runs.to_csv(out_dir / "pruning_runs.csv", index=False)
-    summary.to_csv(out_dir / "pruning_summary.csv")
-    (out_dir / "pruning_summary.md").write_text(
+    atomic_write_text(out_dir / "pruning_runs.csv", runs.to_csv(index=False))
+    atomic_write_text(out_dir / "pruning_summary.csv", summary.to_csv())
+    atomic_write_text(
+        out_dir / "pruning_summary.md",
         f"Accuracy after fine-tuning, mean over {len(seeds)} seeds; the interval is the 95 % "
         "t-interval over seeds of that mean (empty for one run). The evaluation clips add "
         "their own uncertainty, the binomial column. Drops are in points of accuracy; a "
         "negative drop is a gain.\n\n" + summary.round(2).to_markdown() + "\n")
     comparison = beside_paper(summary)
-    comparison.to_csv(out_dir / "beside_paper.csv")
+    atomic_write_text(out_dir / "beside_paper.csv", comparison.to_csv())
     flat = comparison.round(1) + 0.0  # + 0.0 turns -0.0 into 0.0
     flat.columns = [f"{group}: {column}" for group, column in flat.columns]
-    (out_dir / "beside_paper.md").write_text(
+    atomic_write_text(
+        out_dir / "beside_paper.md",
         "Ours (this run) beside the published figures (Singh and Plumbley, Interspeech 2022; "
         "DCASE 2021 baseline on TAU 2020 Mobile, 30 epochs of fine-tuning). Drops are in "
         "points of accuracy; a negative drop is a gain.\n\n"
         + flat.astype(object).where(flat.notna(), "").to_markdown() + "\n")
-    energy_table.to_csv(out_dir / "energy.csv")
+    atomic_write_text(out_dir / "energy.csv", energy_table.to_csv())
     return {"pruning_runs": runs, "pruning_summary": summary, "beside_paper": comparison,
             "fewer_examples": study,
             "energy": energy_table, "baseline_accuracy": float(runs.iloc[0]["accuracy"]),

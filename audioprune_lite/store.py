@@ -6,12 +6,14 @@ models) goes through this module:
 - :func:`cache_home` is the folder (``$AUDIOPRUNE_HOME``, the Makefile points it at
   ``.cache/audioprune`` in the checkout);
 - :func:`atomic_write` writes a file under a temporary name and renames it when complete,
-  so a kill or a full disk never leaves a half-written file under the final name;
+  so a kill or a full disk never leaves a half-written file under the final name (and
+  gives the file the modes the umask allows, so a lab can share one cache);
 - :func:`fingerprint` hashes what a result depends on (arrays, settings) and
   :func:`code_fingerprint` the source code that computes it, so a changed input *or* a
   changed computation gives a new key and the result is recomputed;
 - :func:`cached` reads a result back, or computes and writes it; an entry that cannot be
-  read is computed again with a warning naming its file, never trusted and never fatal.
+  read is computed again with a warning naming its file, never trusted and never fatal,
+  and a result that cannot be written (a read-only or full disk) is still returned.
 """
 
 from __future__ import annotations
@@ -29,21 +31,37 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_home", "cached", "code_fingerprint", "fingerprint"]
+__all__ = ["atomic_write", "atomic_write_text", "cache_home", "cached", "code_fingerprint", "fingerprint"]
 
 
-def cache_home() -> Path:
+def cache_home(create: bool = True) -> Path:
     """The cache folder: ``$AUDIOPRUNE_HOME``, or ``~/.cache/audioprune`` when it is unset.
 
     Used by: Chapters 1 and 7.
 
+    Parameters
+    ----------
+    create : bool
+        Make the folder if it is missing (False: only say where it is).
+
     Returns
     -------
     pathlib.Path
-        An absolute path; the folder is created if missing.
+        An absolute path.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be made (e.g. the path names a file); the message names
+        ``AUDIOPRUNE_HOME``.
     """
     home = Path(os.environ.get("AUDIOPRUNE_HOME", "~/.cache/audioprune")).expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        if create:
+            home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(error.errno, f"{error.strerror}: AUDIOPRUNE_HOME must name a folder "
+                      "that can be made and written", str(home)) from error
     return home
 
 
@@ -60,22 +78,54 @@ def atomic_write(path, write: Callable[[IO[bytes]], Any]) -> Path:
     Returns
     -------
     pathlib.Path
-        ``path``. If ``write`` raises (or the process is stopped), ``path`` is untouched and
-        the temporary file is removed.
+        ``path``, with the modes a new file gets under the process's umask (e.g. 0644 under
+        umask 022). If ``write`` raises (or the process is stopped), ``path`` is untouched
+        and the temporary file is removed.
+
+    Raises
+    ------
+    OSError
+        The file system refused (read-only, full, ...); the error names ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".part")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from error
+    try:
+        os.chmod(handle, 0o666 & ~_umask())  # mkstemp makes it private (0600)
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno is not None and error.filename is None:
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """:func:`atomic_write` of a text (UTF-8): a table, a JSON entry, a report.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    data = text.encode("utf-8")
+    return atomic_write(path, lambda file: file.write(data))
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def fingerprint(*parts) -> str:
@@ -150,7 +200,8 @@ def cached(path, compute: Callable[[], Any], *, save: Callable[[Any, Path], Any]
     -----
     RuntimeWarning
         An entry exists but cannot be read (e.g. cut short by a full disk); it is computed
-        and written again.
+        and written again. Or the entry cannot be written (a read-only or full disk): the
+        result is returned all the same, and computed again next time.
     """
     path = Path(path)
     if path.exists():
@@ -160,5 +211,9 @@ def cached(path, compute: Callable[[], Any], *, save: Callable[[Any, Path], Any]
             warnings.warn(f"cache entry {path} cannot be read ({type(error).__name__}: {error}); "
                           "computing it again", RuntimeWarning, stacklevel=2)
     result = compute()
-    save(result, path)
+    try:
+        save(result, path)
+    except OSError as error:
+        warnings.warn(f"{path} cannot be cached ({error.strerror}); the result is used without "
+                      "being stored", RuntimeWarning, stacklevel=2)
     return result, False

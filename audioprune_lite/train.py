@@ -7,6 +7,7 @@ networks with it; chapter 5 trains on fewer examples (:func:`stratified_subset`)
 from __future__ import annotations
 
 import copy
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "predict_proba",
     "save_model",
     "stratified_subset",
+    "training_environment",
 ]
 
 SAVE_FORMAT = "audioprune_lite.model/1"
@@ -71,6 +73,24 @@ class History:
     def to_dict(self) -> dict:
         """Plain values, for JSON."""
         return asdict(self)
+
+
+def training_environment() -> dict:
+    """What besides the data, the model and the settings decides the weights :func:`fit` gives.
+
+    PyTorch's version, and its number of CPU threads: the threads split sums differently,
+    so training with 1 and with 2 threads ends with weights that differ slightly (about
+    0.004 at most here). Part of every cached training run's key.
+
+    Used by: :func:`audioprune_lite.experiments.cached_fit` and
+    :func:`audioprune_lite.fewer_examples.run_fewer_examples`.
+
+    Returns
+    -------
+    dict
+        ``"torch"`` (version string) and ``"threads"`` (``torch.get_num_threads()``).
+    """
+    return {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def pick_device(device=None) -> torch.device:
@@ -398,7 +418,9 @@ def save_model(model: nn.Module, path) -> Path:
     payload = {"format": SAVE_FORMAT, "architecture": type(model).__name__,
                "config": dict(model.config),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    atomic_write(path, lambda file: torch.save(payload, file))
+    buffer = io.BytesIO()  # serialised first, so that a full disk is an OSError naming `path`
+    torch.save(payload, buffer)
+    atomic_write(path, lambda file: file.write(buffer.getbuffer()))
     return path
 
 
@@ -412,7 +434,9 @@ def load_model(path) -> nn.Module:
     FileNotFoundError
         No file at ``path``.
     ValueError
-        The file is not a model saved by :func:`save_model`.
+        The file is not a model saved by :func:`save_model`, it is damaged (its
+        architecture, settings and weights do not fit together), or it holds NaN or
+        infinite weights. The message is one line naming ``path``.
     """
     path = Path(path)
     if not path.is_file():
@@ -421,13 +445,34 @@ def load_model(path) -> nn.Module:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is not its own
         raise ValueError(f"{path} is not a model saved by audioprune_lite.train.save_model "
-                         f"({type(error).__name__}: {error})") from error
+                         f"({_first_line(error)})") from error
     if not isinstance(payload, dict) or payload.get("format") != SAVE_FORMAT:
         raise ValueError(f"{path} is not a model saved by audioprune_lite.train.save_model")
-    architecture = getattr(models, payload["architecture"], None)
-    if architecture is None:
-        raise ValueError(f"{path} names an unknown architecture {payload['architecture']!r}")
-    model = architecture(**payload["config"])
-    model.load_state_dict(payload["state_dict"])
+    architecture = getattr(models, str(payload.get("architecture")), None)
+    if not isinstance(architecture, type) or not issubclass(architecture, nn.Module):
+        raise ValueError(f"{path} names an unknown architecture {payload.get('architecture')!r}")
+    try:
+        model = architecture(**payload["config"])
+        model.load_state_dict(payload["state_dict"])
+    except Exception as error:  # a missing key, a wrong setting or a wrong shape
+        raise ValueError(f"{path} is a damaged model file ({_first_line(error)}); save it "
+                         "again or train it again") from error
+    broken = [name for name, value in model.state_dict().items()
+              if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise ValueError(f"{path} holds NaN or infinite weights (in {', '.join(broken)}); "
+                         "it cannot be used: train it again, e.g. with a lower learning rate")
     model.eval()
     return model
+
+
+def _first_line(error: Exception, width: int = 160) -> str:
+    """``Kind: message`` on one line of at most about ``width`` characters.
+
+    Torch's messages can run to dozens of lines; a first line that ends in a colon is
+    followed by the next one (``Error(s) in loading state_dict ...: Missing key(s) ...``).
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines or [""])[0]
+    text = f"{type(error).__name__}: {text}".rstrip(": ")
+    return text if len(text) <= width else text[:width - 3] + "..."

@@ -150,7 +150,6 @@ def test_cached_fit_survives_an_empty_history_file(tiny_training, tmp_path):
     assert json.loads(history_file.read_text())["val_loss"] == history.val_loss
 
 
-@pytest.mark.xfail(strict=True, reason="the thread count changes trained weights but is not in the key")
 def test_cached_fit_is_keyed_on_the_thread_count(tiny_training, tmp_path):
     train, val = tiny_training
     settings = dict(name="tiny", cache_dir=tmp_path, progress=False, epochs=1, device="cpu")
@@ -165,7 +164,6 @@ def test_cached_fit_is_keyed_on_the_thread_count(tiny_training, tmp_path):
         torch.set_num_threads(threads)
 
 
-@pytest.mark.xfail(strict=True, reason="atomic_write's temporary file is 0600 whatever the umask")
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
 def test_atomic_write_respects_the_umask(tmp_path, umask, mode):
     previous = os.umask(umask)
@@ -176,7 +174,6 @@ def test_atomic_write_respects_the_umask(tmp_path, umask, mode):
     assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
-@pytest.mark.xfail(strict=True, reason="a cache that cannot be written makes the computed result lost")
 def test_a_result_that_cannot_be_cached_is_returned_with_a_warning(tmp_path):
     def unwritable(result, path):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
