@@ -307,3 +307,21 @@ def test_ctrl_c_exits_130_with_one_line_and_nothing_half_written(tiny_data, tmp_
     lines = [line for line in err.splitlines() if "interrupted" in line]
     assert len(lines) == 1 and lines[0].startswith("audioprune reproduce")
     assert leftovers(home, out) == []
+
+
+def test_the_readme_table_of_exit_codes_is_true(capsys, tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| (.+?) \| (.+?) \|$", readme, flags=re.MULTILINE)
+    assert [int(code) for code, _, _ in rows] == [0, 1, 2, 3, 130]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "pruning_summary.md").write_text("a finished run\n")
+    for code, _, example in rows:
+        if code == "130":  # Ctrl-C: test_ctrl_c_exits_130_with_one_line_and_nothing_half_written
+            assert "Ctrl-C" in example
+            continue
+        command = re.match(r"`audioprune ([^`]+)`", example).group(1).split()
+        got, err = run(capsys, *command)
+        assert got == int(code), (example, err)
+        if got:
+            the_error(err, command[0])
