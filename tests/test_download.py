@@ -324,7 +324,7 @@ def test_safe_extract_refuses_a_file_that_names_dest_itself(tmp_path, name, stri
 
 
 def test_safe_extract_rejects_other_files(tmp_path):
-    path = tmp_path / "not_an_archive.zip"
+    path = tmp_path / "not_an_archive.bin"  # a name ending .zip or .tar must be that archive
     path.write_bytes(b"plain text")
     with pytest.raises(ValueError, match="neither a zip nor a tar"):
         safe_extract(path, tmp_path / "dest")
@@ -493,7 +493,8 @@ def test_esc50_main_without_md5_prints_it(server, esc_archive, tmp_path, capsys)
 
 def test_esc50_main_rejects_an_archive_that_is_not_esc50(server, tmp_path, capsys):
     esc = load_script("download_esc50")
-    data = make_zip(tmp_path / "x.zip", {f"ESC-50-{esc.COMMIT}/README.md": b"hello"})
+    top = f"ESC-50-{esc.COMMIT}/"
+    data = make_zip(tmp_path / "x.zip", {top + "meta/esc50.csv": b"filename\n1-1-A-0.wav\n"})
     server.files[f"/{esc.COMMIT}.zip"] = data
     argv = ["--root", str(tmp_path / "esc50"), "--base-url", server.url, "--yes"]
     assert esc.main(argv) == 1
