@@ -22,8 +22,10 @@ but for ``.../archive/master.zip``, the archive of a moving branch: soundata iss
 (June 2025) reports that sum no longer matching (the archive changes with every commit),
 and soundata pull request #209 switched to a commit URL. That newer pin could not be
 read, and other projects pin two different sums for the commit archive used here, so no
-sum is pinned: by default the script verifies the archive's structure instead (the
-metadata table and its 2000 clips) and prints the archive's MD5 for you to record.
+sum is pinned: by default the script verifies the archive's structure instead (the zip's
+central directory, which a cut download lacks, and the metadata table before the archive
+is kept; the table's 2000 clips after extraction) and prints the archive's MD5 for you to
+record.
 Pass ``--md5 <sum>`` to have the archive checked against a sum you trust. The archive
 of a fixed commit keeps the content fixed, which a branch archive does not.
 """
@@ -65,10 +67,12 @@ def esc50_file(base_url: str = GITHUB_URL, md5: str | None = None) -> RemoteFile
     base_url : str
         The folder URL of the repository's archives (GitHub by default).
     md5 : str or None
-        The MD5 to check the archive against; None checks the structure only.
+        The MD5 to check the archive against; None checks the structure only (the
+        archive must be a whole zip holding ``meta/esc50.csv``).
     """
     name = f"ESC-50-{COMMIT}.zip"
-    return RemoteFile(name, f"{base_url.rstrip('/')}/{COMMIT}.zip", md5)
+    return RemoteFile(name, f"{base_url.rstrip('/')}/{COMMIT}.zip", md5,
+                      expected_members=(f"ESC-50-{COMMIT}/meta/esc50.csv",))
 
 
 def layout_problems(root: Path) -> list[str]:
@@ -141,8 +145,8 @@ def main(argv=None) -> int:
         return 0
     problems = layout_problems(args.root)
     if problems:
-        print("error: the extracted archive does not look like ESC-50:\n  "
-              + "\n  ".join(problems), file=sys.stderr)
+        print("error: the extracted archive does not look like ESC-50: " + "; ".join(problems),
+              file=sys.stderr)
         return 1
     print(f"\nDone: ESC-50 ({N_CLIPS} clips) is in {args.root}. Load it with\n"
           f"    import audioprune_lite.data\n"

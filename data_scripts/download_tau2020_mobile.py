@@ -125,13 +125,16 @@ def tau_files(parts, base_url: str = ZENODO_URL, pinned=None) -> list[RemoteFile
     Returns
     -------
     list of RemoteFile
+        The metadata zip must hold ``meta.csv`` (what ``main`` checks after extracting).
     """
     pinned = PINNED if pinned is None else pinned
     files = []
     for part in parts:
         md5, size = pinned[part]
         name = f"{BASE_NAME}.{part}.zip"
-        files.append(RemoteFile(name, f"{base_url.rstrip('/')}/{name}?download=1", md5, size))
+        members = (f"{BASE_NAME}/meta.csv",) if part == "meta" else ()
+        files.append(RemoteFile(name, f"{base_url.rstrip('/')}/{name}?download=1", md5, size,
+                                expected_members=members))
     return files
 
 
