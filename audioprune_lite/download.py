@@ -213,9 +213,8 @@ def download(url: str, dest, md5: str | None = None, *, size: int | None = None,
         The file is larger than ``size`` plus the margin; nothing is kept.
     ConnectionError
         The connection was cut or stalled, or the answer was broken. The bytes received
-        are kept in the ``.part`` file: call again to resume.
-    OSError
-        Another network error (``urllib.error.HTTPError`` for an HTTP error status).
+        are kept in the ``.part`` file: call again to resume. Also an HTTP error status
+        (e.g. 404), named in the message.
     """
     dest = Path(dest)
     md5 = None if md5 is None else md5.lower()
@@ -265,7 +264,9 @@ def _fetch(url: str, part: Path, *, limit: int | None, progress: bool,
         response = urllib.request.urlopen(request, timeout=stall_seconds)
     except urllib.error.HTTPError as error:
         if error.code != 416 or not offset:
-            raise
+            error.close()
+            raise ConnectionError(f"{name}: {url} answered HTTP {error.code} ({error.reason}); "
+                                  "check the address, or try again later") from None
         # 416 "Range Not Satisfiable": nothing after byte `offset`. The answer's
         # Content-Range ("bytes */<size>") says whether the part file is complete.
         total = _total_from_content_range(error.headers.get("Content-Range", ""))
