@@ -277,13 +277,15 @@ def load_scenes(root, split: str = "train") -> pd.DataFrame:
     DataNotFoundError
         ``root`` or one of the tables does not exist; the message says how to get data.
     MetadataError
-        A table lacks a column, names a file that ``meta.csv`` does not know, or uses a
-        scene label outside :data:`SCENE_CLASSES`.
+        A table lacks a column, lists a file twice, names a file that ``meta.csv`` does not
+        know, uses a scene label outside :data:`SCENE_CLASSES` or one that disagrees with
+        ``meta.csv``, or a file is in both the training and an evaluation table.
     """
     root = _check_root(root)
     if split not in (*SPLITS, "all"):
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)} or 'all'")
     meta = _read_scene_table(root, "meta")
+    _refuse_duplicates(meta, scene_table_path(root, "meta"))
     unknown = sorted(set(meta["scene_label"]) - set(SCENE_CLASSES))
     if unknown:
         raise MetadataError(
@@ -294,17 +296,56 @@ def load_scenes(root, split: str = "train") -> pd.DataFrame:
         table = meta
     else:
         fold = _read_scene_table(root, split)
-        missing = sorted(set(fold["filename"]) - set(meta["filename"]))
-        if missing:
-            raise MetadataError(
-                f"fold1_{split}.csv names {len(missing)} files that meta.csv does not know, "
-                f"e.g. {missing[0]}"
-            )
+        _check_fold(root, split, fold, meta)
         table = fold[["filename"]].merge(meta, on="filename", how="left", validate="1:1")
     table = table[list(SCENE_TABLES["meta"])].copy()
     table["label"] = table["scene_label"].map(SCENE_CLASSES.index).astype("int64")
     table["path"] = [str(root / name) for name in table["filename"]]
     return table.reset_index(drop=True)
+
+
+def _refuse_duplicates(table: pd.DataFrame, path: Path) -> None:
+    """Raise :class:`MetadataError` if ``table`` names a file on more than one row."""
+    repeated = table["filename"][table["filename"].duplicated()]
+    if len(repeated):
+        raise MetadataError(f"{path} names {repeated.iloc[0]} more than once ({len(repeated)} "
+                            "repeated rows in all): each clip must be listed once")
+
+
+def _check_fold(root: Path, split: str, fold: pd.DataFrame, meta: pd.DataFrame) -> None:
+    """Refuse a fold table that would give wrong or inflated results.
+
+    Refused with :class:`MetadataError`: a file listed twice; a file ``meta.csv`` does not
+    know; a scene label that disagrees with ``meta.csv`` (one of the two is wrong, and
+    nothing says which); and a file in both the training and an evaluation table
+    (``fold1_evaluate.csv``, ``fold1_test.csv``), which would let the network be evaluated
+    on clips it was trained on and inflate its accuracy.
+    """
+    path = scene_table_path(root, split)
+    _refuse_duplicates(fold, path)
+    missing = sorted(set(fold["filename"]) - set(meta["filename"]))
+    if missing:
+        raise MetadataError(f"{path.name} names {len(missing)} files that meta.csv does not "
+                            f"know, e.g. {missing[0]}")
+    if "scene_label" in fold.columns:
+        both = fold.merge(meta, on="filename", suffixes=("", "_meta"))
+        disagree = both[both["scene_label"] != both["scene_label_meta"]]
+        if len(disagree):
+            first = disagree.iloc[0]
+            raise MetadataError(
+                f"{path.name} labels {first['filename']} {first['scene_label']!r} but meta.csv "
+                f"says {first['scene_label_meta']!r} ({len(disagree)} files disagree): correct "
+                "one of the two tables")
+    others = ("evaluate", "test") if split == "train" else ("train",)
+    for other in others:
+        if scene_table_path(root, other).is_file():
+            shared = sorted(set(fold["filename"]) & set(_read_scene_table(root, other)["filename"]))
+            if shared:
+                train, held_out = ("train", other) if split == "train" else (other, split)
+                raise MetadataError(
+                    f"{len(shared)} files are in both fold1_{train}.csv and fold1_{held_out}.csv, "
+                    f"e.g. {shared[0]}: evaluating on training clips inflates the accuracy; "
+                    f"remove them from one of the two tables")
 
 
 def device_split(train: pd.DataFrame, evaluate: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -352,10 +393,11 @@ def load_esc50(root) -> pd.DataFrame:
     DataNotFoundError
         The folder or its table is missing.
     MetadataError
-        The table lacks a column or holds a value of the wrong kind.
+        The table lacks a column, lists a file twice or holds a value of the wrong kind.
     """
     root = _check_root(root)
     table = _read_table(root / "meta" / "esc50.csv", ESC50_META_COLUMNS, sep=",")
+    _refuse_duplicates(table, root / "meta" / "esc50.csv")  # one clip in two folds would leak
     try:
         for column in ("fold", "target"):
             table[column] = table[column].astype("int64")
@@ -399,8 +441,9 @@ def load_audio(path, sr: int = 44100, duration: float | None = None) -> np.ndarr
     FileNotFoundError
         The file does not exist.
     AudioFileError
-        The file is empty, corrupt, not audio or holds non-finite samples; the message
-        names the file.
+        The file is empty, corrupt, cut short (a WAV file whose header announces more
+        samples than it holds, which libsndfile would read short without a word), not
+        audio or holds non-finite samples; the message names the file.
 
     Examples
     --------
@@ -415,6 +458,7 @@ def load_audio(path, sr: int = 44100, duration: float | None = None) -> np.ndarr
         raise ValueError(f"duration must be positive seconds, got {duration}")
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
+    _refuse_truncated_wav(path)
     try:
         samples, file_sr = sf.read(path, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as error:
@@ -429,3 +473,27 @@ def load_audio(path, sr: int = 44100, duration: float | None = None) -> np.ndarr
     if duration is not None:
         y = librosa.util.fix_length(y, size=round(duration * sr))
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _refuse_truncated_wav(path: Path) -> None:
+    """Raise :class:`AudioFileError` if a WAV file holds fewer sample bytes than its header announces.
+
+    Walks the RIFF chunks to the ``data`` chunk and compares its declared size with the
+    bytes that follow it. Files that are not RIFF WAV, and streamed WAV files whose header
+    leaves the size open (0 or 0xFFFFFFFF), are left to libsndfile.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        if file.read(4) != b"RIFF":
+            return
+        file.seek(12)
+        while (header := file.read(8)) and len(header) == 8:
+            name, declared = header[:4], int.from_bytes(header[4:], "little")
+            if name == b"data":
+                available = size - file.tell()
+                if 0 < declared < 0xFFFFFFFF and available < declared:
+                    raise AudioFileError(
+                        f"audio file {path} is cut short: its header announces {declared} bytes "
+                        f"of samples, it holds {available}; copy or download it again")
+                return
+            file.seek(declared + declared % 2, 1)  # chunks are padded to an even size

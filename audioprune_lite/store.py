@@ -11,6 +11,8 @@ models) goes through this module:
 - :func:`fingerprint` hashes what a result depends on (arrays, settings) and
   :func:`code_fingerprint` the source code that computes it, so a changed input *or* a
   changed computation gives a new key and the result is recomputed;
+- :func:`staged_folder` does for a folder what :func:`atomic_write` does for a file, and
+  removes what killed runs left behind (but never a live run's folder);
 - :func:`cached` reads a result back, or computes and writes it; an entry that cannot be
   read is computed again with a warning naming its file, never trusted and never fatal,
   and a result that cannot be written (a read-only or full disk) is still returned.
@@ -18,11 +20,14 @@ models) goes through this module:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import os
+import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +36,13 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_text", "cache_home", "cached", "code_fingerprint", "fingerprint"]
+try:
+    import fcntl  # file locks: POSIX only; elsewhere abandonment is told by process id and age
+except ImportError:
+    fcntl = None
+
+__all__ = ["atomic_write", "atomic_write_text", "cache_home", "cached", "code_fingerprint", "fingerprint",
+           "staged_folder"]
 
 
 def cache_home(create: bool = True) -> Path:
@@ -126,6 +137,86 @@ def _umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return umask
+
+
+STAGING_AGE_S = 3600.0
+"""A staging folder whose lock is free is left alone for this many seconds after its last
+change, unless its owner's process is known to be gone (see :func:`staged_folder`)."""
+
+
+@contextlib.contextmanager
+def staged_folder(final, prefix: str):
+    """Make a folder whole or not at all: fill the yielded staging folder, it becomes ``final``.
+
+    The staging folder is made beside ``final``, named ``<prefix><pid>-<random>`` (the
+    owner's process id), and holds a lock file that the owner keeps locked while it works.
+    When the block ends without error, the folder gets the modes the umask allows and is
+    renamed to ``final`` in one step (if another run finished ``final`` first, its folder is
+    kept and this one removed); on an error or an interruption it is removed.
+
+    A run killed outright (``kill -9``, a power cut) cannot remove its folder, so each call
+    first removes the staging folders of earlier runs that are abandoned: their lock is free
+    (no live process holds it) and their owner's process is gone, or, when the process id
+    may have been reused, they have not changed for :data:`STAGING_AGE_S`. A concurrent
+    run's folder is never removed.
+
+    Parameters
+    ----------
+    final : str or Path
+        The folder to make; it must not exist yet.
+    prefix : str
+        The start of staging folders' names, e.g. ``".synthetic-scenes-"``; folders beside
+        ``final`` whose names start with it are the ones checked for abandonment.
+
+    Yields
+    ------
+    pathlib.Path
+        The staging folder to fill.
+    """
+    final = Path(final)
+    for staging in final.parent.glob(f"{prefix}*"):
+        if staging.is_dir() and _abandoned(staging, prefix):
+            shutil.rmtree(staging, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=final.parent))
+    try:
+        with open(staging / ".lock", "w") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            yield staging
+        (staging / ".lock").unlink()
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
+        try:
+            staging.replace(final)
+        except OSError:  # another run finished `final` first
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _abandoned(staging: Path, prefix: str) -> bool:
+    """Whether no live run owns ``staging`` (see :func:`staged_folder`)."""
+    lock_file = staging / ".lock"
+    if fcntl is not None and lock_file.is_file():
+        with open(lock_file, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # its owner is at work
+    pid = staging.name[len(prefix):].split("-", 1)[0]
+    if pid.isdigit() and not _process_alive(int(pid)):
+        return True
+    return time.time() - staging.stat().st_mtime > STAGING_AGE_S
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def fingerprint(*parts) -> str:

@@ -123,10 +123,7 @@ def assert_equal(clean, rerun) -> None:
         np.testing.assert_array_equal(clean, rerun)
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param("prepare", marks=pytest.mark.xfail(
-        strict=True, reason="a killed prepare leaves its staging folder behind for ever")),
-    "train", "reproduce"])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_killed_run_then_a_rerun_equals_a_clean_run(command, tiny_data, tmp_path):
     argv, results = COMMANDS[command]
     clean_home, clean_out = tmp_path / "clean-home", tmp_path / "clean-out"

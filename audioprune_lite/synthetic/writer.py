@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -24,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .. import data
 from ..data import SCENE_CLASSES, scene_table_path, write_scene_tables
-from ..store import cache_home, code_fingerprint
+from ..store import cache_home, code_fingerprint, staged_folder
 from .devices import apply_device, device_response
 from .dsp import KEY_CITY, KEY_DEVICE_NOISE, KEY_SPLIT, name_key, seeded_rng
 from .scenes import synthesize_scene
@@ -344,8 +342,10 @@ def default_scenes(progress: bool = True) -> Path:
 
     The folder lives in :func:`audioprune_lite.store.cache_home` under a name that includes
     :func:`data_set_version`, so a change to the code that makes the data set makes a new
-    one. It is written to a temporary folder and renamed when complete, so an interrupted
-    run never leaves a half-made data set behind.
+    one. It is written to a staging folder and renamed when complete
+    (:func:`audioprune_lite.store.staged_folder`), so an interrupted run never leaves a
+    half-made data set behind, and the staging folder of a run that was killed outright is
+    removed by the next run.
 
     Used by: Chapter 1.
 
@@ -365,14 +365,6 @@ def default_scenes(progress: bool = True) -> Path:
     """
     root = cache_home() / f"synthetic-scenes-{data_set_version()}"
     if not scene_table_path(root, "meta").is_file():
-        staging = Path(tempfile.mkdtemp(prefix=".synthetic-scenes-", dir=root.parent))
-        try:
+        with staged_folder(root, prefix=".synthetic-scenes-") as staging:
             make_synthetic_scenes(staging, progress=progress)
-            try:
-                staging.replace(root)
-            except OSError:  # another process finished the same data set first
-                if not scene_table_path(root, "meta").is_file():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return root
