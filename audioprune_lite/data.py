@@ -393,20 +393,55 @@ def load_esc50(root) -> pd.DataFrame:
     DataNotFoundError
         The folder or its table is missing.
     MetadataError
-        The table lacks a column, lists a file twice or holds a value of the wrong kind.
+        The table lacks a column, lists a file twice, holds a value of the wrong kind, gives
+        one class index two categories (or one category two indices), or puts clips cut from
+        one source recording (``src_file``) into different folds.
     """
     root = _check_root(root)
-    table = _read_table(root / "meta" / "esc50.csv", ESC50_META_COLUMNS, sep=",")
-    _refuse_duplicates(table, root / "meta" / "esc50.csv")  # one clip in two folds would leak
+    path = root / "meta" / "esc50.csv"
+    table = _read_table(path, ESC50_META_COLUMNS, sep=",")
+    _refuse_duplicates(table, path)  # one clip in two folds would leak
     try:
         for column in ("fold", "target"):
             table[column] = table[column].astype("int64")
     except ValueError as error:
-        raise MetadataError(f"{root / 'meta' / 'esc50.csv'}: {error}") from error
+        raise MetadataError(f"{path}: {error}") from error
+    _check_esc50(table, path)
     table["esc10"] = table["esc10"].str.lower().eq("true")
     table["label"] = table["target"]
     table["path"] = [str(root / "audio" / name) for name in table["filename"]]
     return table
+
+
+def _check_esc50(table: pd.DataFrame, path: Path) -> None:
+    """Refuse an ESC-50 table that would give wrong or inflated results.
+
+    Refused with :class:`MetadataError`:
+
+    * a class index (``target``) with two categories, or a category with two indices: one of
+      the rows is mislabelled, and the class names would depend on the order of the rows;
+    * clips cut from one source recording (``src_file``) in different folds: ESC-50 keeps
+      them in one fold, so that the evaluation fold holds no near-copy of a training clip,
+      which would inflate the accuracy.
+    """
+    pairs = table.drop_duplicates(["target", "category"])  # the first row of each pair
+    clashing = pairs[pairs["target"].duplicated() | pairs["category"].duplicated()]
+    if len(clashing):
+        row = clashing.iloc[0]
+        earlier = pairs[(pairs["target"] == row["target"])
+                        | (pairs["category"] == row["category"])].iloc[0]
+        raise MetadataError(
+            f"{path} gives {row['filename']} target {row['target']} {row['category']!r} but "
+            f"{earlier['filename']} target {earlier['target']} {earlier['category']!r}: each "
+            "class must have one index and one category; correct the mislabelled rows")
+    folds = table.groupby("src_file")["fold"].unique()
+    spread = folds[folds.map(len) > 1]
+    if len(spread):
+        raise MetadataError(
+            f"{path}: {len(spread)} source recordings are in more than one fold, e.g. "
+            f"{spread.index[0]} (folds {', '.join(map(str, sorted(spread.iloc[0])))}): "
+            "evaluating on fragments of a training recording inflates the accuracy; keep each "
+            "src_file in one fold")
 
 
 def load_audio(path, sr: int = 44100, duration: float | None = None) -> np.ndarray:

@@ -19,8 +19,6 @@ def esc50_root(tmp_path, *rows: str):
     return root
 
 
-@pytest.mark.xfail(strict=True, reason="a target and category that disagree are accepted; "
-                                       "the class names then depend on the row order")
 @pytest.mark.parametrize("row, says", [
     ("2-101-A-0.wav,2,0,rooster,False,101,A", "target 0 'rooster'"),  # one target, two categories
     ("2-101-A-14.wav,2,14,dog,False,101,A", "target 14 'dog'"),  # one category, two targets
@@ -31,8 +29,6 @@ def test_a_target_and_category_that_disagree_are_refused(tmp_path, row, says):
         load_esc50(esc50_root(tmp_path, DOG, BIRDS, row))
 
 
-@pytest.mark.xfail(strict=True, reason="fragments of one recording in two folds are accepted, "
-                                       "so the evaluation fold shares recordings with training")
 def test_a_source_recording_in_two_folds_is_refused_by_name(tmp_path):
     leaked = "5-100032-B-0.wav,5,0,dog,True,100032,B"
     with pytest.raises(MetadataError, match="1 source recordings are in more than one fold, "
