@@ -62,3 +62,34 @@ def one_torch_thread():
     with threadpool_limits(limits=1):
         yield
     torch.set_num_threads(threads)
+
+
+def answer_from_notebook(path: Path, label: str):
+    """The function a chapter's answer cell defines (the solution of coding exercise ``label``).
+
+    The answer cell is the code cell whose metadata ``audioprune.answer`` is ``label``; it is
+    self-contained (its imports included) and defines exactly one top-level function.
+    """
+    import ast
+
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "code" and cell.metadata.get("audioprune", {}).get("answer") == label]
+    assert len(cells) == 1, f"{path.name} has {len(cells)} answer cells labelled {label}"
+    source = cells[0].source
+    (name,) = [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    namespace: dict = {}
+    exec(compile(source, f"{path.name}[{label}]", "exec"), namespace)
+    return namespace[name]
+
+
+def assert_explains_the_failure(result, cases, hint: str, difference: str) -> None:
+    """A check's result for a wrong answer: failed, naming the case (one of ``cases``), what was
+    expected and what came back, how they differ (``difference``) and the case's ``hint``."""
+    cases = [cases] if isinstance(cases, str) else cases
+    assert result.status == "failed", result.message
+    assert any(f"case *{case}*" in result.message for case in cases), result.message
+    assert "Expected" in result.message and "got" in result.message, result.message
+    assert difference in result.message, result.message
+    assert "Hint:" in result.message and hint in result.message, result.message
