@@ -17,7 +17,7 @@ NOTEBOOKS_BRANCH := notebooks
 PUBLISH := _build/publish
 
 .PHONY: install vendor book test unit chromium browser student-check fresh bench notebooks \
-	student publish-notebooks clean
+	student instructor publish-notebooks clean
 
 # The stamp that says requirements.txt is installed: inside the venv, so that a removed
 # venv is made and filled again, and an existing complete one is reused as it is.
@@ -69,9 +69,10 @@ chromium:
 browser: install chromium
 	$(PYTHON) -m pytest -m browser tests/test_browser.py
 
-# The student edition of every chapter, executed (after the book, whose cache it reuses).
+# The student edition of every chapter, executed (after the book, whose cache it reuses),
+# and one chapter autograded by nbgrader: full marks for the solutions, zero untouched.
 student-check: install
-	$(PYTHON) -m pytest -m student tests/test_student_edition.py
+	$(PYTHON) -m pytest -m student tests/test_student_edition.py tests/test_nbgrader.py
 
 # `pip install .` in a fresh venv runs the command line, and chapter 1 of the notebook
 # edition runs with only what its install cell installs (after the book).
@@ -85,9 +86,14 @@ test: chromium unit book browser student-check fresh
 notebooks: install
 	$(PYTHON) scripts/editions.py notebook --out _build/notebooks/book
 
-# The same without the solutions, for lab courses: _build/student/
+# The same without the solutions, for lab courses: _build/student/ (coding exercises as
+# starters, with nbgrader's metadata), and nbgrader's source version of it for the
+# lecturer (solutions and hidden grading asserts between nbgrader's markers): _build/instructor/
 student: install
 	$(PYTHON) scripts/editions.py student --out _build/student
+
+instructor: install
+	$(PYTHON) scripts/editions.py instructor --out _build/instructor
 
 # The branch the launch buttons open: this commit with book/*.ipynb replaced by the notebook
 # edition, committed on branch notebooks (reset to HEAD each time). Nothing is pushed:

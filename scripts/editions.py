@@ -12,9 +12,15 @@ the prose quotes is the one the book shows:
 - the **student edition** (``make student``, ``_build/student/``): the same without the
   solutions. Solutions are marked in the notebooks with sphinx-exercise's gated
   directives: everything from a ```{solution-start}``` directive to the matching
-  ```{solution-end}``` directive, the code cells between them included, is removed.
+  ```{solution-end}``` directive, the code cells between them included, is removed;
+  a coding exercise's answer cell stays as a starter (``exercises.py``). Cells of the
+  book's plumbing (hidden cells that glue values or check the prose's claims) are left
+  out; cells carry nbgrader's metadata, so the edition can be handed out and autograded.
+- the **instructor edition** (``make instructor``, ``_build/instructor/``): nbgrader's
+  source version of the student edition, the solutions of the coding exercises and the
+  grading asserts between nbgrader's markers.
 
-Usage: ``python scripts/editions.py {notebook,student} [--out DIR]``.
+Usage: ``python scripts/editions.py {notebook,student,instructor} [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -26,13 +32,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import exercises
 import nbformat
 from plain_markdown import Citation, Context, exercise_numbers, to_plain_markdown
+from plumbing import without_plumbing
 
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
-OUT = {"notebook": ROOT / "_build" / "notebooks" / "book", "student": ROOT / "_build" / "student"}
+OUT = {"notebook": ROOT / "_build" / "notebooks" / "book", "student": ROOT / "_build" / "student",
+       "instructor": ROOT / "_build" / "instructor"}
 START = re.compile(r"```\{solution-start\}[ \t]*(?P<label>[^\s`]*).*?\n```", re.S)
 BLANK_LINES = re.compile(r"\n{3,}")
 END = re.compile(r"```\{solution-end\}[^\n]*\n```", re.S)
@@ -75,8 +84,10 @@ def solution_parts(notebook: nbformat.NotebookNode) -> Iterator[tuple]:
         raise ValueError("a solution-start has no matching solution-end")
 
 
-def remove_solutions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Return a copy of ``notebook`` with every gated solution removed; nothing else changes.
+def remove_solutions(notebook: nbformat.NotebookNode, *, instructor: bool = False) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` with every gated solution removed, except the answer
+    cells of coding exercises, which become starters (with ``instructor``: nbgrader's
+    source version of them, see ``exercises.py``); check cells get nbgrader's metadata.
 
     Raises
     ------
@@ -86,7 +97,9 @@ def remove_solutions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = []
     for cell, label, pieces in solution_parts(notebook):
         if pieces is None:
-            if label is None:
+            if exercises.answer_label(cell) or exercises.check_label(cell):
+                cells.append(exercises.for_students(cell, instructor=instructor))
+            elif label is None:
                 cells.append(cell)
             continue
         source = "".join(text for text, inside in pieces if inside is None).strip()
@@ -95,7 +108,7 @@ def remove_solutions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nbformat.from_dict({**notebook, "cells": cells})
 
 
-def fold_solutions(notebook: nbformat.NotebookNode, exercises: dict[str, int]) -> nbformat.NotebookNode:
+def fold_solutions(notebook: nbformat.NotebookNode, numbers: dict[str, int]) -> nbformat.NotebookNode:
     """Return a copy of ``notebook`` with each solution's prose in a ``<details>`` block.
 
     The block's summary names the exercise ("Solution to Exercise 2", numbered as
@@ -106,7 +119,7 @@ def fold_solutions(notebook: nbformat.NotebookNode, exercises: dict[str, int]) -
     for cell, _, pieces in solution_parts(notebook):
         if pieces is not None:
             source = "".join(text if label is None else
-                             _folded(text, exercises.get(label, label), opens_solution=index > 0)
+                             _folded(text, numbers.get(label, label), opens_solution=index > 0)
                              for index, (text, label) in enumerate(pieces))
             cell = nbformat.from_dict({**cell, "source": BLANK_LINES.sub("\n\n", source).strip()})
         cells.append(cell)
@@ -177,7 +190,7 @@ def _caption(cell) -> str:
     return cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption", "")
 
 
-def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation],
+def edition(executed: Path, *, kind: str, citations: dict[str, Citation],
             figures: dict[str, int] | None = None) -> nbformat.NotebookNode:
     """One chapter's edition, from the notebook the book build executed.
 
@@ -185,8 +198,9 @@ def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation],
     ----------
     executed : Path
         The executed notebook (its glued values beside it or in its outputs).
-    solutions : bool
-        True for the notebook edition (solutions folded), False for the student edition.
+    kind : {"notebook", "student", "instructor"}
+        The notebook edition (solutions folded), the student edition (solutions removed,
+        starters, no plumbing) or the instructor edition (nbgrader's source version).
     citations : dict
         The bibliography, from :func:`read_citations`.
     figures : dict, optional
@@ -198,10 +212,13 @@ def edition(executed: Path, *, solutions: bool, citations: dict[str, Citation],
         Anything :func:`plain_markdown.to_plain_markdown` cannot convert, naming it.
     """
     notebook = nbformat.read(executed, as_version=4)
-    exercises = exercise_numbers([c.source for c in notebook.cells if c.cell_type == "markdown"])
-    notebook = fold_solutions(notebook, exercises) if solutions else remove_solutions(notebook)
+    numbers = exercise_numbers([c.source for c in notebook.cells if c.cell_type == "markdown"])
+    if kind == "notebook":
+        notebook = fold_solutions(notebook, numbers)
+    else:
+        notebook = without_plumbing(remove_solutions(notebook, instructor=kind == "instructor"))
     figures = figure_numbers([executed]) if figures is None else figures
-    context = Context(executed.name, glue_values(executed), citations, exercises, figures,
+    context = Context(executed.name, glue_values(executed), citations, numbers, figures,
                       folder=ROOT / "book")
     cells = []
     for cell in notebook.cells:
@@ -245,8 +262,7 @@ def main(argv=None) -> int:
         paths = executed_notebooks(args.executed, ROOT / "book")
         citations = read_citations(BIBLIOGRAPHY)
         figures = figure_numbers(paths)
-        editions = [(path, edition(path, solutions=args.edition == "notebook", citations=citations,
-                                   figures=figures))
+        editions = [(path, edition(path, kind=args.edition, citations=citations, figures=figures))
                     for path in paths]
     except (FileNotFoundError, ValueError) as error:
         print(f"editions.py: {error}", file=sys.stderr)

@@ -117,7 +117,7 @@ def markdown(notebook) -> list[str]:
 
 
 def test_the_notebook_edition_reads_as_the_book_page(executed, citations):
-    edition = editions.edition(executed, solutions=True, citations=citations)
+    edition = editions.edition(executed, kind="notebook", citations=citations)
     chapter, exercise, after = markdown(edition)
     assert "It ran in 37 s on 12,345 clips, kept\n25.0% of the filters (change -1.2 points, energy\n" \
            "1.2e-04 kWh) on devices s4, s5, s6 and 0.5 as pasted." in chapter
@@ -137,7 +137,7 @@ def test_the_notebook_edition_reads_as_the_book_page(executed, citations):
 
 
 def test_the_edition_has_no_outputs_and_no_build_metadata(executed, citations):
-    edition = editions.edition(executed, solutions=True, citations=citations)
+    edition = editions.edition(executed, kind="notebook", citations=citations)
     code = [cell for cell in edition.cells if cell.cell_type == "code"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
     assert "execution" not in code[0].metadata
@@ -146,8 +146,8 @@ def test_the_edition_has_no_outputs_and_no_build_metadata(executed, citations):
 
 
 def test_the_student_edition_is_the_same_without_solutions(executed, citations):
-    student = editions.edition(executed, solutions=False, citations=citations)
-    notebook = editions.edition(executed, solutions=True, citations=citations)
+    student = editions.edition(executed, kind="student", citations=citations)
+    notebook = editions.edition(executed, kind="notebook", citations=citations)
     assert markdown(student)[0] == markdown(notebook)[0]
     assert markdown(student)[1:] == ["## Exercises\n\n### Exercise 1\n\nCount the clips.",
                                      "### Exercise 2: Harder\n\nCount the filters."]
@@ -189,7 +189,7 @@ def test_a_missing_glue_key_is_named(executed, citations):
     notebook.cells[0].source += "\nAnd {glue:text}`nokey:.2f` more."
     nbformat.write(notebook, executed)
     with pytest.raises(ValueError, match=r"01_tiny.ipynb: .*glue key 'nokey'.*no code cell"):
-        editions.edition(executed, solutions=True, citations=citations)
+        editions.edition(executed, kind="notebook", citations=citations)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -238,7 +238,7 @@ def test_figures_are_numbered_through_the_book_and_captioned_under_them(tmp_path
         paths.append(path)
     figures = editions.figure_numbers(paths)
     assert figures == {"fig-a": 1, "fig-b": 2, "fig-c": 3}
-    second = editions.edition(paths[1], solutions=True, citations=citations, figures=figures)
+    second = editions.edition(paths[1], kind="notebook", citations=citations, figures=figures)
     assert [c.source for c in second.cells] == ["See Fig. 3.", "plot()", "**Fig. 3.** The fig-c curve."]
 
 
@@ -280,3 +280,20 @@ def test_the_editions_are_refused_without_a_fresh_build(executed, tmp_path, caps
     assert editions.main(arguments) == 1
     assert "run `make book` first" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_plumbing_is_left_out_of_the_student_edition_but_what_later_cells_need_stays():
+    from plumbing import without_plumbing
+
+    code = nbformat.v4.new_code_cell
+    hidden = {"tags": ["remove-cell", "claim-check"]}
+    notebook = nbformat.v4.new_notebook(cells=[
+        code("import numpy as np\nfrom myst_nb import glue"),
+        code("glue('a', 1, display=False)\nassert 1 == 1, 'one is one'", metadata=hidden),
+        code("bins = np.arange(3)\nfor k in range(2):\n    glue(f'b{k}', k, display=False)\n"
+             "assert bins.size == 3, 'three bins'", metadata=hidden),
+        code("unused = 5\nglue('c', unused, display=False)", metadata=hidden),
+        code("print(bins)"),
+    ])
+    sources = [cell.source for cell in without_plumbing(notebook).cells]
+    assert sources == ["import numpy as np", "bins = np.arange(3)", "print(bins)"]

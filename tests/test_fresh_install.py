@@ -89,7 +89,7 @@ def test_chapter_one_runs_with_what_its_install_cell_installs(fresh, tmp_path, m
     executed = editions.EXECUTED / "01_audio_features.ipynb"
     if not executed.is_file():
         pytest.fail(f"no {executed}: run `make book` first")
-    chapter = editions.edition(executed, solutions=True,
+    chapter = editions.edition(executed, kind="notebook",
                                citations=editions.read_citations(editions.BIBLIOGRAPHY))
     install_line = next(line.strip() for cell in chapter.cells if cell.cell_type == "code"
                         for line in cell.source.splitlines() if line.strip().startswith("%pip install"))
