@@ -17,6 +17,7 @@ not after an hour of training), and a result that cannot be cached is still writ
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -141,17 +142,6 @@ def _features(args):
     return default_features(args.data, duration=args.clip_seconds)
 
 
-def _check_layers(model, layers: list[str]) -> None:
-    """Raise :class:`UsageError` for a name in ``layers`` that is not a convolution of ``model``."""
-    from torch import nn
-
-    convs = [name for name, layer in model.named_modules() if isinstance(layer, nn.Conv2d)]
-    unknown = [name for name in layers if name not in convs]
-    if unknown:
-        raise UsageError(f"--layers: {', '.join(unknown)} is not a convolution of this model; "
-                         f"its convolutions are {', '.join(convs)}")
-
-
 def _accuracy_line(model, features) -> str:
     from .train import evaluate
 
@@ -203,8 +193,11 @@ def prune(args) -> int:
 
     _check_writable(args.out)
     model = load_model(args.model)
-    _check_layers(model, args.layers)
-    plans = pruning_plans(model, args.layers, methods=[args.method], ratio=args.ratio, seed=args.seed)
+    try:  # the method and the ratio are checked by the parser: what is left is a layer
+        plans = pruning_plans(model, args.layers, methods=[args.method], ratio=args.ratio,
+                              seed=args.seed)
+    except ValueError as error:
+        raise UsageError(f"--layers: {error}") from error
     pruned = prune_model(model, plans[args.method])
     before, after = model.config["channels"], pruned.config["channels"]
     if before == after:
@@ -378,8 +371,6 @@ def main(argv=None) -> int:
 
 def _os_error_line(error: OSError) -> str:
     """``<file>: <what the system said>`` and what to do about it."""
-    import errno
-
     from .store import cache_home
 
     if error.filename is None:

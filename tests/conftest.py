@@ -93,3 +93,13 @@ def assert_explains_the_failure(result, cases, hint: str, difference: str) -> No
     assert "Expected" in result.message and "got" in result.message, result.message
     assert difference in result.message, result.message
     assert "Hint:" in result.message and hint in result.message, result.message
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The offline scenes at their smallest (12 clips of 0.2 s per class), for the command
+    line's tests; read only (a test that changes it works on a copy)."""
+    from audioprune_lite.synthetic import make_synthetic_scenes
+
+    root = tmp_path_factory.mktemp("data") / "scenes"
+    return make_synthetic_scenes(root, clips_per_class=12, duration=0.2, seed=1, progress=False)

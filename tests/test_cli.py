@@ -15,14 +15,7 @@ from audioprune_lite.pruning import CRITERIA, pruning_plans
 from audioprune_lite.published import PRUNING_TABLE
 from audioprune_lite.metrics import seed_interval
 from audioprune_lite.reproduce import BINOMIAL, DROP_INTERVAL, INTERVAL, LAYER_SETS, summarise_pruning
-from audioprune_lite.synthetic import make_synthetic_scenes
 from audioprune_lite.train import load_model
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "scenes"
-    return make_synthetic_scenes(root, clips_per_class=12, duration=0.2, seed=1, progress=False)
 
 
 @pytest.fixture(autouse=True)

@@ -22,16 +22,9 @@ import pytest
 import torch
 
 from audioprune_lite import cli
-from audioprune_lite.synthetic import make_synthetic_scenes
 from audioprune_lite.train import SAVE_FORMAT, load_model
 
 PYTHON = [sys.executable, "-m", "audioprune_lite"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "scenes"
-    return make_synthetic_scenes(root, clips_per_class=12, duration=0.2, seed=1, progress=False)
 
 
 @pytest.fixture(autouse=True)

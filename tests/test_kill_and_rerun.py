@@ -24,7 +24,6 @@ import pandas as pd
 import pytest
 import torch
 
-from audioprune_lite.synthetic import make_synthetic_scenes
 
 # The child runs the command line with a smaller offline data set than the book's, so that
 # `prepare` (which makes it) takes seconds.
@@ -40,12 +39,6 @@ sys.exit(cli.main(sys.argv[1:]))
 VARYING = ["cached", "finetune_s", "wall_time_s", "energy_kwh", "cpu_energy_kwh",
            "ram_energy_kwh", "gpu_energy_kwh", "emissions_kg"]
 """Columns that legitimately differ between a run and its rerun."""
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "scenes"
-    return make_synthetic_scenes(root, clips_per_class=12, duration=0.2, seed=1, progress=False)
 
 
 def start(argv, home: Path) -> subprocess.Popen:

@@ -190,7 +190,10 @@ def _show(value, limit: int = 200) -> str:
 
 def close(got, expected, *, rtol: float = 1e-4, atol: float = 1e-6) -> str | None:
     """None if ``got`` equals ``expected`` to a tolerance (arrays, numbers, nested lists and
-    mappings of them), else how they differ: type, shape, non-finite values or values."""
+    mappings of them), else how they differ: type, shape, non-finite values or values.
+
+    Where the reference has NaN (no value, e.g. no interval from a single seed), ``got`` must
+    have NaN too, and only there."""
     if got is None and expected is not None:
         return "your function returned None: is a `return` missing?"
     if isinstance(expected, dict):
@@ -210,8 +213,13 @@ def close(got, expected, *, rtol: float = 1e-4, atol: float = 1e-6) -> str | Non
     expected_array = np.asarray(expected, dtype=float)
     if got_array.shape != expected_array.shape:
         return f"the shape is {got_array.shape}, not {expected_array.shape}"
-    if np.isfinite(expected_array).all() and not np.isfinite(got_array).all():
-        return "some values are not finite (NaN or infinite)"
+    no_value = np.isnan(expected_array)  # the reference's "no value", e.g. no interval from one seed
+    if (np.isnan(got_array) != no_value).any():
+        return ("some values are not finite or not NaN where they should be: NaN, which stands "
+                "for no interval or no value, does not come back exactly where expected")
+    if not np.isfinite(got_array[~no_value]).all() and np.isfinite(expected_array[~no_value]).all():
+        return "some values are not finite (infinite)"
+    got_array, expected_array = np.where(no_value, 0.0, got_array), np.where(no_value, 0.0, expected_array)
     if not np.allclose(got_array, expected_array, rtol=rtol, atol=atol):
         worst = np.unravel_index(np.argmax(np.abs(got_array - expected_array)), got_array.shape)
         return (f"the values differ (most at index {tuple(int(i) for i in worst)}: "
