@@ -356,11 +356,12 @@ def predict_proba(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
 def evaluate(model: nn.Module, X, y, devices=None) -> dict:
     """Accuracy, log loss, per-class accuracy and confusion matrix of ``model`` on ``(X, y)``.
 
-    Used by: Chapters 2, 3, 5 and 7, and the command line.
+    Used by: Chapters 2, 3, 5, 7 and 9, and the command line.
 
     Parameters
     ----------
-    model : torch.nn.Module
+    model : torch.nn.Module or object with a ``predict_proba(X)`` method
+        A network, or e.g. an ONNX file in an :class:`audioprune_lite.deploy.OnnxModel`.
     X : array (N, 1, n_mels, frames)
     y : array of int (N,)
     devices : array of str (N,), optional
@@ -376,8 +377,8 @@ def evaluate(model: nn.Module, X, y, devices=None) -> dict:
         is given.
     """
     y = np.asarray(y)
-    n_classes = _n_classes(model)
-    probabilities = predict_proba(model, X)
+    probabilities = model.predict_proba(X) if hasattr(model, "predict_proba") else predict_proba(model, X)
+    n_classes = probabilities.shape[1]
     predictions = probabilities.argmax(axis=1)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (y, predictions), 1)

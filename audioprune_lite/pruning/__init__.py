@@ -12,6 +12,9 @@ The method looks at the weights only, never at data. Its steps, module by module
   (:func:`pruning_plans`);
 - :mod:`~audioprune_lite.pruning.surgery` -- :func:`prune_model`, a new, physically
   smaller network;
+- :mod:`~audioprune_lite.pruning.masking` -- :func:`mask_filters`, the same filters masked
+  with ``torch.nn.utils.prune`` instead (same function, no saving), and
+  :func:`make_masks_permanent`;
 - :mod:`~audioprune_lite.pruning.torch_pruning_adapter` --
   :class:`CosineSimilarityImportance`, the cosine criterion for Torch-Pruning (any CNN).
   It needs the ``[book]`` extra and is imported on first use, so that the rest of the
@@ -19,7 +22,7 @@ The method looks at the weights only, never at data. Its steps, module by module
 - :mod:`~audioprune_lite.pruning.reference` -- the plain one-filter-at-a-time version
   that the tests compare with (not imported here).
 
-The public names of the first four modules can all be imported from
+The public names of the first five modules can all be imported from
 :mod:`audioprune_lite.pruning` itself, e.g. ``from audioprune_lite.pruning import prune_model``.
 """
 
@@ -46,6 +49,7 @@ from .selection import (
     pruning_plans,
     rank_filters,
 )
+from .masking import make_masks_permanent, mask_filters, masked_state_dict
 from .surgery import prune_model
 
 __all__ = [
@@ -63,6 +67,9 @@ __all__ = [
     "greedy_steps",
     "l1_norms",
     "leading_eigenvectors",
+    "make_masks_permanent",
+    "mask_filters",
+    "masked_state_dict",
     "nystrom_similarity",
     "prune_model",
     "pruning_plans",
