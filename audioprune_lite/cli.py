@@ -17,9 +17,11 @@ not after an hour of training), and a result that cannot be cached is still writ
 from __future__ import annotations
 
 import argparse
+import datetime
 import errno
 import math
 import os
+import platform
 import sys
 import tempfile
 import warnings
@@ -30,6 +32,7 @@ EPILOG = """examples:
   audioprune train --out baseline.pt     train the DCASE 2021 baseline (cached)
   audioprune prune --model baseline.pt --layers conv1,conv2,conv3 --out pruned.pt
   audioprune finetune --model pruned.pt --epochs 5 --fraction 0.25 --out tuned.pt
+  audioprune export --model tuned.pt --float16 --int8 --out onnx
   audioprune reproduce                   the papers' study on the offline data -> results/
   audioprune reproduce --data data/tau2020mobile --clip-seconds 10 --epochs 200
   audioprune report                      print the tables of a finished reproduce run
@@ -68,6 +71,10 @@ def _positive_int(text: str) -> int:
     return _number(int, text, low=0)
 
 
+def _repeats(text: str) -> int:
+    return _number(int, text, low=2, low_open=False)
+
+
 def _clip_seconds(text: str) -> float:
     return _number(float, text, low=0, high=MAX_CLIP_SECONDS)
 
@@ -95,6 +102,10 @@ def _seeds(text: str) -> tuple[int, ...]:
         return tuple(int(seed) for seed in seeds)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: seeds are comma-separated integers, e.g. 0,1,2")
+
+
+def _thread_counts(text: str) -> tuple[int, ...]:
+    return tuple(_positive_int(count) for count in _names(text))
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
@@ -236,6 +247,84 @@ def finetune(args) -> int:
     return 0
 
 
+def export(args) -> int:
+    """ONNX files of ``--model`` in ``--out``, and a table of them (:func:`_deployment_table`)."""
+    from .deploy import export_onnx, quantise_int8, to_float16
+    from .extras import require
+    from .train import load_model
+
+    _check_writable(args.out, folder=True)
+    for module in ("onnx", "onnxscript", "onnxruntime"):  # the [deploy] extra, before any work
+        require(module, "deploy")
+    model = load_model(args.model)
+    features = _features(args)
+    name = args.model.stem
+    float32 = export_onnx(model, args.out / f"{name}.onnx", (1, *features.X_eval.shape[1:]))
+    files = {float32: "float32"}
+    if args.float16:
+        files[to_float16(float32, args.out / f"{name}.float16.onnx")] = "float16"
+    if args.int8:
+        calibration = features.X_train[:args.calibration]  # training clips, never evaluation ones
+        files[quantise_int8(float32, args.out / f"{name}.int8.onnx", calibration)] = "int8"
+    table = _deployment_table(model, files, features, args.threads, args.repeats)
+    _say(table.to_markdown(floatfmt=".1f", intfmt=","))
+    _say(f"\nlatency measured on this machine ({platform.processor() or platform.machine()}, "
+         f"{os.cpu_count()} cores) on {datetime.date.today().isoformat()}: batch 1, median of "
+         f"{args.repeats} runs (low-high: the median's 95 % interval, or the runs' range when "
+         "they are too few for one)")
+    _say("sizes by the DCASE rules of audioprune_lite.deploy.DCASE_RULES (the 2022 and 2024 "
+         "MAC limits are for a 1-s clip)")
+    return 0
+
+
+def _deployment_table(model, files: dict, features, threads, repeats: int):
+    """One row per ONNX file: its size, accuracy, counts by the DCASE rules and latency.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network the files were exported from; the rules count its parameters.
+    files : dict of pathlib.Path to str
+        ONNX file to the type its parameters are stored in (``"float32"``, ...).
+    features : SceneFeatures
+        The evaluation split scores the files and gives the input shape (one clip).
+    threads : sequence of int
+        One latency column per thread count.
+    repeats : int
+        Timed runs per file and thread count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by file name.
+    """
+    import pandas as pd
+
+    from .deploy import DCASE_RULES, OnnxModel, complexity, latency_table
+    from .reproduce import clip_length_s, macs_column
+    from .train import evaluate
+
+    shape = (1, *features.X_eval.shape[1:])
+    rows = {}
+    for path, dtype in files.items():
+        counted = {rules: complexity(model, shape, rules, dtype) for rules in DCASE_RULES}
+        scored = evaluate(OnnxModel(path), features.X_eval, features.y_eval)
+        rows[path.name] = {
+            "bytes": path.stat().st_size, "accuracy (%)": 100 * scored["accuracy"],
+            "DCASE 2021 bytes": counted["dcase2021"]["bytes"],
+            "DCASE 2022 bytes": counted["dcase2022"]["bytes"],
+            macs_column(clip_length_s(features.X_eval)): counted["dcase2022"]["macs"] / 1e6,
+            **{f"fits {rules.removeprefix('dcase')}": "yes" if count["within_limits"] else "no"
+               for rules, count in counted.items()}}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("file")
+    for count in threads:
+        latency = latency_table({path.name: path for path in files}, shape, threads=count,
+                                repeats=repeats)
+        table[f"latency, {count} thread{'s' if count > 1 else ''} (ms)"] = latency.apply(
+            lambda row: f"{row.median_ms:.2f} ({row.low_ms:.2f}-{row.high_ms:.2f})", axis=1)
+    return table
+
+
 def reproduce(args) -> int:
     from .reproduce import reproduce as run
 
@@ -318,6 +407,24 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--out", type=Path, default=Path("finetuned.pt"))
     command.set_defaults(run=finetune)
+
+    command = commands.add_parser(
+        "export", help="write a model as ONNX files (float32, float16, int8) and print their "
+                       "sizes by the DCASE rules, accuracy and latency")
+    _data_options(command)
+    command.add_argument("--model", type=Path, required=True, help="model file to export")
+    command.add_argument("--out", type=Path, default=Path("."),
+                         help="folder of the ONNX files (default: the current folder)")
+    command.add_argument("--float16", action="store_true", help="also write a float16 copy")
+    command.add_argument("--int8", action="store_true",
+                         help="also write an int8 copy (static quantisation)")
+    command.add_argument("--threads", type=_thread_counts, default="1,2",
+                         help="comma-separated thread counts to time (default 1,2)")
+    command.add_argument("--repeats", type=_repeats, default=30,
+                         help="timed runs per file and thread count, at least 2 (default 30)")
+    command.add_argument("--calibration", type=_positive_int, default=256,
+                         help="training clips that calibrate the int8 copy (default 256)")
+    command.set_defaults(run=export)
 
     command = commands.add_parser("reproduce", help="the papers' study in one run, tables to --out")
     _data_options(command)

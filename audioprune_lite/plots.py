@@ -22,6 +22,7 @@ __all__ = [
     "plot_confusion",
     "plot_cost_by_share",
     "plot_criteria_comparison",
+    "plot_deploy_pareto",
     "plot_device_accuracy",
     "plot_distance_heatmap",
     "plot_emissions_by_grid",
@@ -912,3 +913,77 @@ def plot_pruning_study(runs: pd.DataFrame, ax=None, title: str | None = None):
     ax.set(ylabel="accuracy after fine-tuning (%)", xlabel="pruned layers", title=title)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # clear of the bars
     return ax
+
+
+def _pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both counts (smaller x, larger y), by x."""
+    order = np.lexsort((-y, x))
+    front, best = [], -np.inf
+    for index in order:
+        if y[index] > best:
+            front.append(index)
+            best = y[index]
+    return np.array(front, dtype=int)
+
+
+def plot_deploy_pareto(table: pd.DataFrame, panels, accuracy: str = "accuracy (%)",
+                       interval: str | None = None, colour: str = "network", marker: str = "type",
+                       axes=None):
+    """Accuracy against costs, one panel per cost, each variant a point, the Pareto front joined.
+
+    Colour tells the networks apart and the marker their type (e.g. float32, float16,
+    int8). In each panel the variants that no other beats on both accuracy and that cost
+    (the Pareto front) are joined by a grey line; a dashed vertical line marks a limit.
+
+    Used by: Chapter 9.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per variant, with the columns below.
+    panels : sequence of (column, label, limit)
+        The cost column of ``table`` on the x axis, its axis label (with units), and a
+        limit to draw at that x value (None: no line), e.g.
+        ``("2021 size (KB)", "parameter size, 2021 rule (KB)", 128.0)``.
+    accuracy : str
+        The column of accuracy in percent.
+    interval : str, optional
+        The column holding each accuracy's half-width (points), drawn as vertical bars.
+    colour, marker : str
+        The columns naming each variant's network and type.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per panel.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+    """
+    if axes is None:
+        axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), sharey=True,
+                            layout="constrained")[1]
+    axes = np.atleast_1d(axes)
+    networks, types = list(dict.fromkeys(table[colour])), list(dict.fromkeys(table[marker]))
+    colours = dict(zip(networks, sns.color_palette("colorblind", len(networks))))
+    markers = dict(zip(types, ["o", "s", "^", "D", "v"]))
+    y = table[accuracy].to_numpy(dtype=float)
+    for ax, (column, label, limit) in zip(axes, panels):
+        x = table[column].to_numpy(dtype=float)
+        for (_, row), xi, yi in zip(table.iterrows(), x, y):
+            ax.errorbar(xi, yi, yerr=None if interval is None else row[interval],
+                        marker=markers[row[marker]], color=colours[row[colour]], capsize=3,
+                        markersize=7, linestyle="none")
+        front = _pareto_front(x, y)
+        ax.plot(x[front], y[front], color="grey", linewidth=1, zorder=0)
+        if limit is not None:
+            ax.axvline(limit, color="black", linestyle="--", linewidth=1)
+        ax.set(xlabel=label)
+    axes[0].set(ylabel=accuracy)
+    handles = [plt.Line2D([], [], color=colours[n], marker="o", linestyle="none", label=n)
+               for n in networks]
+    handles += [plt.Line2D([], [], color="black", marker=markers[t], linestyle="none", label=t)
+                for t in types]
+    handles += [plt.Line2D([], [], color="grey", label="Pareto front"),
+                plt.Line2D([], [], color="black", linestyle="--", label="limit")]
+    axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                    fontsize="small")
+    return axes

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = [
+    "CHALLENGE_BASELINES",
     "CLASS_ACCURACY",
     "FEWER_EXAMPLES_ACCURACY",
     "FEWER_EXAMPLES_MINUTES",
@@ -49,8 +50,16 @@ PUBLICATIONS = {
         "DCASE 2021 Challenge, Task 1A baseline system (I. Martin-Morato, T. Heittola, "
         "A. Mesaros and T. Virtanen, DCASE 2021 Workshop, pp. 85-89); "
         "code and results: github.com/marmoi/dcase2021_task1a_baseline"),
+    "dcase2022": (
+        "I. Martin-Morato, F. Paissan, A. Ancilotto, T. Heittola, A. Mesaros, E. Farella, "
+        'A. Brutti and T. Virtanen, "Low-complexity acoustic scene classification in DCASE '
+        '2022 Challenge", arXiv:2206.03835 (2022)'),
+    "dcase2024": (
+        "DCASE 2024 Challenge, Task 1 baseline system (F. Schmid, P. Primus, T. Heittola, "
+        "A. Mesaros, I. Martin-Morato, K. Koutini and G. Widmer, arXiv:2405.10018); "
+        "code: github.com/CPJKU/dcase2024_task1_baseline"),
 }
-"""The three publications the figures come from, by key."""
+"""The publications the figures come from, by key."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,20 @@ CLASS_ACCURACY = pd.Series(
 
 Its mean over classes, 47.7 % (log loss 1.473), is the baseline's official accuracy."""
 
+CHALLENGE_BASELINES = pd.DataFrame(
+    {"parameters": [46_246, 46_500, 61_148],
+     "MACs per inference (M)": [math.nan, 29.23, 29.42],
+     "stored as": ["float16", "int8", "float16"],
+     "size as the rules count it": ["90.3 KB", "46.5 K parameters at int8", "122,296 bytes"]},
+    index=pd.Index(["DCASE 2021 Task 1A", "DCASE 2022 Task 1", "DCASE 2024 Task 1"],
+                   name="baseline of"))
+"""The complexity of the challenge's own baseline systems, as published for each year.
+
+The 2021 and 2022 baselines are the network of :class:`~audioprune_lite.models.DCASE21Baseline`
+in Keras (2022: on 1-s clips, quantised to int8; "46.5 K" is the figure as published);
+the 2024 baseline is another network (CP-Mobile), counted with the NeSsi script. MACs per
+inference are on a 1-s clip; the 2021 task did not report them."""
+
 HEADLINE = pd.Series(
     {"MACs cut %": 27, "parameters cut %": 25, "accuracy drop at most (points)": 1},
     name="Interspeech 2022").rename_axis("claim")
@@ -198,6 +221,13 @@ SOURCES = {
     "CLASS_ACCURACY": Source(
         "The official baseline's class-wise accuracy", "dcase2021",
         "The results table of the baseline's README (development set, evaluation split)"),
+    "CHALLENGE_BASELINES": Source(
+        "The challenge's baselines, by its own count", "dcase2021",
+        "The 2021 row: the task's baseline description (46,246 parameters, 90.3 KB at "
+        "float16); the 2022 row: the 2022 analysis paper (key dcase2022), abstract (46.5 K "
+        "parameters, 29.23 MMACs); the 2024 row: the 2024 baseline's README (key dcase2024), "
+        "section Baseline Complexity (61,148 parameters, 29,419,156 MACs, 122,296 bytes at "
+        "16 bits)"),
     "HEADLINE": Source(
         "The headline result", "interspeech2022", "Abstract"),
     "FINE_TUNING": Source(

@@ -52,7 +52,7 @@ unpruned network fine-tuned alike (seed by seed)."""
 def clip_length_s(X: np.ndarray, config: LogMelConfig = LogMelConfig()) -> float:
     """The clip length (s) of log-mel features with ``X.shape[-1]`` frames, to 0.1 s.
 
-    Used by: :func:`pruning_study`.
+    Used by: :func:`pruning_study` and the command line's ``export``.
     """
     return round((X.shape[-1] - 1) * config.hop_length / config.sr, 1)
 
@@ -60,7 +60,7 @@ def clip_length_s(X: np.ndarray, config: LogMelConfig = LogMelConfig()) -> float
 def macs_column(seconds: float | None) -> str:
     """The name of the MACs column for inputs of this clip length (``None``: unknown).
 
-    Used by: :func:`summarise_pruning`.
+    Used by: :func:`summarise_pruning` and the command line's ``export``.
     """
     return "MACs per input (M)" if seconds is None else f"MACs per {seconds:g}-s clip (M)"
 

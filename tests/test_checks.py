@@ -56,7 +56,8 @@ def starter_of(path: Path, label: str):
 
 def test_every_check_is_used_by_one_exercise():
     names = [name for _, _, name in EXERCISES]
-    exported = [name for module in (checks.features, checks.training, checks.pruning, checks.study)
+    exported = [name for module in (checks.features, checks.training, checks.pruning,
+                                    checks.study, checks.deploy)
                 for name in module.__all__]
     assert sorted(names) == sorted(exported)
 

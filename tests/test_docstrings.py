@@ -50,7 +50,10 @@ def used_by_paragraphs():
             doc = ast.get_docstring(node) or ""
             match = re.search(r"Used by:?(.*?)(?:\n\s*\n|$)", doc, re.S)
             if match:
-                name = path.stem if isinstance(node, ast.Module) else node.name
+                if isinstance(node, ast.Module):  # a package is named by its folder
+                    name = path.parent.name if path.stem == "__init__" else path.stem
+                else:
+                    name = node.name
                 yield path.relative_to(ROOT).as_posix(), name, " ".join(match.group(1).split())
 
 
@@ -69,7 +72,7 @@ def test_every_chapter_a_docstring_names_uses_it(module, name, paragraph):
     named = chapters_named(paragraph)
     unknown = named - set(CHAPTERS)
     assert not unknown, f"{module}:{name} names chapters that do not exist: {sorted(unknown)}"
-    if name == Path(module).stem:  # a module's pointer: the chapter imports the module
+    if name in (Path(module).stem, Path(module).parent.name):  # a module's pointer: the chapter imports it
         pattern = re.compile(rf"audioprune_lite(\.\w+)*\.{name}\b|from audioprune_lite(\.\w+)* import .*\b{name}\b")
         missing = [n for n in sorted(named) if not pattern.search(CHAPTERS[n].read_text())]
     else:

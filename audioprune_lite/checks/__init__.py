@@ -15,12 +15,15 @@ The checks, by chapter:
 - :mod:`~audioprune_lite.checks.training` -- Chapters 2 and 5 (training and data subsets);
 - :mod:`~audioprune_lite.checks.pruning` -- Chapters 3 and 4 (prototypes, the greedy pass,
   surgery, counting);
-- :mod:`~audioprune_lite.checks.study` -- Chapters 6 and 7 (energy, CO2, intervals).
+- :mod:`~audioprune_lite.checks.study` -- Chapters 6 and 7 (energy, CO2, intervals);
+- :mod:`~audioprune_lite.checks.deploy` -- Chapter 9 (deploy: the challenge's count of
+  bytes, the interval of a median latency).
 """
 
 from __future__ import annotations
 
-from .features import *  # noqa: F401,F403  (each module lists its checks in __all__)
+from .deploy import *  # noqa: F401,F403  (each module lists its checks in __all__)
+from .features import *  # noqa: F401,F403
 from .pruning import *  # noqa: F401,F403
 from .runner import Case, CheckResult, run_cases
 from .study import *  # noqa: F401,F403

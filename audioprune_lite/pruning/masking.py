@@ -57,7 +57,7 @@ def make_masks_permanent(model: nn.Module) -> nn.Module:
     ``torch.nn.utils.prune.remove`` on each masked parameter: the zeros stay, the mask and
     the original go. The result has the state dict of an unmasked network.
 
-    Used by: Chapters 4 and 9, and :func:`audioprune_lite.deploy.export_onnx`.
+    Used by: Chapter 4.
 
     Returns
     -------
@@ -75,8 +75,9 @@ def masked_state_dict(model: nn.Module) -> dict:
     """``model``'s state dict with every mask applied: ``weight`` for ``weight_orig`` and ``weight_mask``.
 
     The state dict of the same network after :func:`make_masks_permanent`, without changing
-    ``model`` (a masked network that has run cannot be deep-copied: its masked weights are
-    computed tensors). For a network without masks it is the state dict, detached.
+    ``model`` (which could not be deep-copied to make them permanent on a copy: its masked
+    weights are computed tensors, not leaves). For a network without masks it is the state
+    dict, detached.
 
     Used by: :func:`audioprune_lite.deploy.export_onnx`.
 
