@@ -42,6 +42,10 @@ Acoustic Scenes 2020 Mobile run python data_scripts/download_tau2020_mobile.py f
 A GPU is used for training when one is present."""
 
 
+LAYER_SET_NAMES = ("C1", "C2", "C3", "C1+C2", "C2+C3", "C1+C2+C3")
+"""The rows of the papers' table (:data:`audioprune_lite.reproduce.LAYER_SETS`), named here so
+that parsing the arguments imports nothing heavy."""
+
 MAX_CLIP_SECONDS = 600.0
 """The longest ``--clip-seconds`` accepted: ten minutes (the data sets' clips are 1 to 10 s;
 a clip of 1e9 s would need terabytes of memory)."""
@@ -102,6 +106,23 @@ def _seeds(text: str) -> tuple[int, ...]:
         return tuple(int(seed) for seed in seeds)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: seeds are comma-separated integers, e.g. 0,1,2")
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    return tuple(_fraction(share) for share in _names(text))
+
+
+def _layer_sets(text: str) -> tuple[str, ...]:
+    names = tuple(_names(text))
+    unknown = [name for name in names if name not in LAYER_SET_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown layer sets {', '.join(unknown)}: choose from "
+                                         f"{', '.join(LAYER_SET_NAMES)}")
+    return names
+
+
+def _resource(text: str) -> float:
+    return _number(float, text, low=0, low_open=False)
 
 
 def _thread_counts(text: str) -> tuple[int, ...]:
@@ -326,21 +347,37 @@ def _deployment_table(model, files: dict, features, threads, repeats: int):
 
 
 def reproduce(args) -> int:
-    from .reproduce import reproduce as run
+    from .engine import LocalEngine, RayEngine, ResourceError
+    from .reproduce import LAYER_SETS, reproduce as run
 
     _check_writable(args.out, folder=True)
-    result = run(args.data, clip_seconds=args.clip_seconds, baseline_epochs=args.epochs,
-                 finetune_epochs=args.finetune_epochs, seeds=args.seeds,
-                 fewer_examples=not args.no_fewer_examples, country_iso_code=args.country,
-                 out_dir=args.out)
+    if args.engine == "ray":
+        engine = RayEngine(args.address, cpus_per_run=args.cpus_per_run,
+                           gpus_per_run=args.gpus_per_run, threads_per_run=args.threads_per_run or 1,
+                           node_ip_address=args.node_ip_address)
+    else:
+        engine = LocalEngine(threads_per_run=args.threads_per_run)
+    try:
+        result = run(args.data, clip_seconds=args.clip_seconds, baseline_epochs=args.epochs,
+                     finetune_epochs=args.finetune_epochs, seeds=args.seeds,
+                     layer_sets={name: LAYER_SETS[name] for name in args.layer_sets},
+                     fewer_examples=not args.no_fewer_examples, fractions=args.fractions,
+                     country_iso_code=args.country, out_dir=args.out, engine=engine)
+    except ResourceError as error:
+        raise UsageError(str(error)) from None
     _say(f"\nbaseline accuracy {100 * result['baseline_accuracy']:.1f} %")
     _say(result["pruning_summary"].round(1).to_string())
     energy = result["energy"]
-    _say("\nenergy of this run per phase (kWh): " + ", ".join(
-        f"{name} {row['energy (kWh)']:.2e}"
-        + (f" (read {row['read from the cache']} of {row['training runs']} training runs "
-           "from the cache)" if row["read from the cache"] else "")
-        for name, row in energy.iterrows()))
+    if args.engine == "ray":
+        _say("\nenergy of the runs computed, per phase and node (kWh): " + (", ".join(
+            f"{phase} on {node[:8]} {row['energy (kWh)']:.2e}"
+            for (phase, node), row in energy.iterrows()) or "none, all read from the cache"))
+    else:
+        _say("\nenergy of this run per phase (kWh): " + ", ".join(
+            f"{name} {row['energy (kWh)']:.2e}"
+            + (f" (read {row['read from the cache']} of {row['training runs']} training runs "
+               "from the cache)" if row["read from the cache"] else "")
+            for name, row in energy.iterrows()))
     _say(f"tables written to {result['out_dir']}/ (beside the papers' figures: beside_paper.md)")
     return 0
 
@@ -434,8 +471,28 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seeds", type=_seeds, default="0,1,2", help="comma-separated seeds")
     command.add_argument("--no-fewer-examples", action="store_true",
                          help="skip the fewer-examples sweep")
+    command.add_argument("--fractions", type=_fractions,
+                         help="comma-separated shares of the training data of the fewer-examples "
+                              "sweep (default: chapter 5's)")
+    command.add_argument("--layer-sets", type=_layer_sets, default=",".join(LAYER_SET_NAMES),
+                         help="rows of the papers' table to run (default: all six, "
+                              f"{','.join(LAYER_SET_NAMES)})")
     command.add_argument("--country", default="GBR", help="ISO code of the electricity grid")
     command.add_argument("--out", type=Path, default=Path("results"))
+    command.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="run the training runs one after another here (local), or as Ray "
+                              "tasks, all in flight at once (ray, the [scale] extra); with the "
+                              "same seeds and --threads-per-run 1 both give equal tables")
+    command.add_argument("--address", help="HOST:PORT of a running Ray cluster's head (default: "
+                                           "start Ray on this machine)")
+    command.add_argument("--node-ip-address", help="this machine's address on the Ray cluster "
+                                                   "(default: Ray's choice)")
+    command.add_argument("--threads-per-run", type=_positive_int,
+                         help="PyTorch threads of each run (local default: as set; ray: 1)")
+    command.add_argument("--cpus-per-run", type=_resource, default=1.0,
+                         help="CPUs Ray reserves for a run (default 1)")
+    command.add_argument("--gpus-per-run", type=_resource, default=0.0,
+                         help="GPUs Ray reserves for a run, fractions allowed (default 0)")
     command.set_defaults(run=reproduce)
 
     command = commands.add_parser("report", help="print the tables of a reproduce run")

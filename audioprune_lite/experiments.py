@@ -8,6 +8,8 @@ the architecture and the training settings), so a change to any of them retrains
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +21,13 @@ import torch
 from . import data, models, synthetic
 from . import train as train_module
 from .features import LogMelConfig, extract
+from .engine import Run
 from .models import DCASE21Baseline
-from .store import atomic_write_text, cache_home, cached, code_fingerprint, fingerprint
+from .store import atomic_write_text, cache_home, code_fingerprint, fingerprint
 from .train import History, fit, load_model, location_split, save_model
 
-__all__ = ["BASELINE_TRAINING", "SceneFeatures", "cached_fit", "default_features", "trained_baseline"]
+__all__ = ["BASELINE_TRAINING", "SceneFeatures", "baseline_run", "cached_fit", "default_features",
+           "fit_run", "trained_baseline"]
 
 BASELINE_TRAINING = {"epochs": 100, "patience": 10, "lr": 1e-3, "batch_size": 32, "seed": 0}
 """The book's training settings for the baseline: Adam at the paper's learning rate, batch
@@ -130,23 +134,72 @@ def default_features(root=None, config: LogMelConfig = LogMelConfig(), progress:
     )
 
 
-def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool = True,
-               device=None, **fit_settings):
-    """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
+def fit_run(model, train, val, *, name: str, label: str | None = None, cache_dir=None,
+            progress: bool = True, device=None, **fit_settings) -> Run:
+    """The training of ``model`` as a :class:`~audioprune_lite.engine.Run`: its cache entry and its task.
 
     The cache file is named by ``name`` and a hash of the training and validation arrays,
     the model's class, ``config`` and initial weights, ``fit_settings``, the code that
     trains (:mod:`audioprune_lite.train`, :mod:`audioprune_lite.models`) and
     :func:`audioprune_lite.train.training_environment` (torch's version and thread count), so
-    a change to any of them trains again. An entry that cannot be read is trained again.
+    a change to any of them trains again. The task trains a copy of ``model`` with
+    :func:`audioprune_lite.train.fit` and returns ``(model, history)``.
 
-    Used by: :func:`trained_baseline`, :func:`audioprune_lite.reproduce.pruning_study` and the
-    command line's ``finetune``.
+    Used by: :func:`cached_fit`, :func:`baseline_run` and
+    :func:`audioprune_lite.reproduce.pruning_study`.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A model of :mod:`audioprune_lite.models`, untrained or pruned.
+        A model of :mod:`audioprune_lite.models`, untrained or pruned; it is not changed.
+    train, val : tuple (X, y)
+    name : str
+        A readable prefix for the cache files.
+    label : str, optional
+        What the run is, for progress lines (default ``name``).
+    cache_dir : str or Path, optional
+        Default ``cache_home() / "models"``.
+    progress : bool
+        Show the training's progress bar.
+    device : str, optional
+        Where to train; by default a GPU when present (not part of the cache key).
+    **fit_settings
+        Passed to ``fit`` (epochs, lr, batch_size, seed, ...).
+
+    Returns
+    -------
+    Run
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
+    initial = [v.cpu().numpy() for v in model.state_dict().values()]
+    code = (code_fingerprint(train_module, models), train_module.training_environment())
+    key = fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
+                      *initial, fit_settings, code)
+    task = functools.partial(_fit, progress=progress, device=device, settings=fit_settings)
+    return Run(label or name, cache_dir / f"{name}-{key}.pt", task, (model, train, val),
+               save=_save_trained, load=_load_trained)
+
+
+def _fit(model, train, val, *, progress: bool, device, settings: dict):
+    """The task of :func:`fit_run`: a copy of ``model`` trained, on the CPU in eval mode, and its history."""
+    model = copy.deepcopy(model)
+    history = fit(model, train, val, progress=progress, device=device, **settings)
+    return model.cpu().eval(), history
+
+
+def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool = True,
+               device=None, **fit_settings):
+    """Train ``model`` with :func:`audioprune_lite.train.fit`, or load the result of the same training.
+
+    The cache entry is :func:`fit_run`'s; an entry that cannot be read is trained again.
+
+    Used by: :func:`trained_baseline`, Chapter 9 and the command line's ``finetune``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`audioprune_lite.models`, untrained or pruned; the trained model is
+        a copy.
     train, val : tuple (X, y)
     name : str
         A readable prefix for the cache files.
@@ -167,18 +220,9 @@ def cached_fit(model, train, val, *, name: str, cache_dir=None, progress: bool =
     cached : bool
         Whether it came from the cache.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "models"
-    initial = [v.cpu().numpy() for v in model.state_dict().values()]
-    code = (code_fingerprint(train_module, models), train_module.training_environment())
-    key = fingerprint(train[0], train[1], val[0], val[1], type(model).__name__, model.config,
-                      *initial, fit_settings, code)
-
-    def compute():
-        history = fit(model, train, val, progress=progress, device=device, **fit_settings)
-        return model.cpu().eval(), history
-
-    (trained, history), was_cached = cached(cache_dir / f"{name}-{key}.pt", compute,
-                                            save=_save_trained, load=_load_trained)
+    (trained, history), was_cached = fit_run(model, train, val, name=name, cache_dir=cache_dir,
+                                             progress=progress, device=device,
+                                             **fit_settings).here()
     return trained, history, was_cached
 
 
@@ -193,12 +237,25 @@ def _load_trained(path: Path):
     return load_model(path), History(**json.loads(path.with_suffix(".json").read_text()))
 
 
+def baseline_run(features: SceneFeatures, progress: bool = True, **training) -> Run:
+    """The training of the book's baseline as a :class:`~audioprune_lite.engine.Run` (see :func:`trained_baseline`).
+
+    Used by: :func:`trained_baseline` and :func:`audioprune_lite.reproduce.reproduce`.
+    """
+    settings = {**BASELINE_TRAINING, **training}
+    torch.manual_seed(settings["seed"])  # the initial weights are part of the cache key
+    model = DCASE21Baseline(n_classes=len(features.classes), n_mels=features.X_train.shape[2])
+    model.set_input_statistics(features.X_train)
+    return fit_run(model, (features.X_train, features.y_train), (features.X_val, features.y_val),
+                   name="dcase21-baseline", label="baseline", progress=progress, **settings)
+
+
 def trained_baseline(features: SceneFeatures | None = None, progress: bool = True, **training):
     """The DCASE 2021 baseline trained on the book's default data with :data:`BASELINE_TRAINING`.
 
     Trained once (about a minute on two CPU cores) and then read from the cache.
 
-    Used by: Chapter 2 (where it is trained and studied), Chapters 3, 5, 6 and 8, and the
+    Used by: Chapter 2 (where it is trained and studied), Chapters 3 to 6, 8 and 9, and the
     command line.
 
     Parameters
@@ -215,10 +272,6 @@ def trained_baseline(features: SceneFeatures | None = None, progress: bool = Tru
     model, history, cached
         As :func:`cached_fit` returns them.
     """
-    settings = {**BASELINE_TRAINING, **training}
     features = default_features(progress=progress) if features is None else features
-    torch.manual_seed(settings["seed"])  # the initial weights are part of the cache key
-    model = DCASE21Baseline(n_classes=len(features.classes), n_mels=features.X_train.shape[2])
-    model.set_input_statistics(features.X_train)
-    return cached_fit(model, (features.X_train, features.y_train), (features.X_val, features.y_val),
-                      name="dcase21-baseline", progress=progress, **settings)
+    (model, history), was_cached = baseline_run(features, progress, **training).here()
+    return model, history, was_cached

@@ -20,6 +20,7 @@ Used by: Chapter 5 (the study) and Chapter 6 (the energy of its runs).
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import sys
@@ -29,14 +30,14 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import carbon, models
+from .engine import LocalEngine, Run
 from . import train as train_module
 from .experiments import BASELINE_TRAINING, default_features, trained_baseline
 from .metrics import count_params, seed_interval
 from .pruning import prune_model, pruning_plans
-from .store import atomic_write_text, cache_home, cached, code_fingerprint, fingerprint
+from .store import atomic_write_text, cache_home, code_fingerprint, fingerprint
 from .train import evaluate, fit, stratified_subset
 
 __all__ = [
@@ -190,7 +191,7 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
                        seeds=(0, 1, 2), epochs: int = 3, patience: int | None = None,
                        lr: float = 1e-3, batch_size: int = 32, layers=PRUNED_LAYERS,
                        country_iso_code: str = "GBR", cache_dir=None, csv_path=None,
-                       progress: bool = True) -> pd.DataFrame:
+                       progress: bool = True, engine=None) -> pd.DataFrame:
     """Fine-tune pruned, randomly initialised and unpruned networks on shares of the training data.
 
     For every starting point, fraction and seed: take a class-stratified subset of the
@@ -241,6 +242,9 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     csv_path : str or Path, optional
         When given, the table is also written there as CSV.
     progress : bool
+    engine : LocalEngine or RayEngine, optional
+        Where the runs run (:mod:`audioprune_lite.engine`); by default one after another in
+        this process.
 
     Returns
     -------
@@ -265,19 +269,19 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
             train_module.training_environment())
     settings = {"epochs": epochs, "patience": patience, "lr": lr, "batch_size": batch_size,
                 "country_iso_code": country_iso_code, "format": _RUN_FORMAT}
-    rows = []
     grid = list(itertools.product(starts, fractions, seeds))
-    for start, fraction, seed in tqdm(grid, desc="fine-tuning runs", unit="run", disable=not progress):
+    runs = []
+    for start, fraction, seed in grid:
         initial = random_start(pruned["cosine"], seed) if start == "random" else pruned[start]
         weights = [value.cpu().numpy() for value in initial.state_dict().values()]
         run = {"start": start, "fraction": float(fraction), "seed": int(seed)}
         path = cache_dir / f"run-{fingerprint(data_key, run, settings, code, *weights)}.json"
-        row, was_cached = cached(
-            path, lambda: _one_run(initial, train, val, test, **run, epochs=epochs,
-                                   patience=patience, lr=lr, batch_size=batch_size,
-                                   country_iso_code=country_iso_code),
-            save=_save_row, load=_load_row)
-        rows.append({**row, "cached": was_cached})
+        task = functools.partial(_one_run, **run, epochs=epochs, patience=patience, lr=lr,
+                                 batch_size=batch_size, country_iso_code=country_iso_code)
+        runs.append(Run(f"fewer-examples {start} {fraction:.0%} seed {seed}", path, task,
+                        (initial, train, val, test), save=_save_row, load=_load_row))
+    engine = engine or LocalEngine(progress=progress)
+    rows = [{**row, "cached": was_cached} for row, was_cached in engine.run(runs, "fine-tuning runs")]
     table = pd.DataFrame(rows, columns=COLUMNS)
     if csv_path is not None:
         atomic_write_text(csv_path, table.to_csv(index=False))

@@ -12,15 +12,14 @@ Used by: Chapter 7 and the command line's ``reproduce``.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from . import carbon
-from .experiments import SceneFeatures, cached_fit, default_features, trained_baseline
+from .engine import LocalEngine
+from .experiments import SceneFeatures, baseline_run, default_features, fit_run
 from .features import LogMelConfig
 from .fewer_examples import CONTROL, STARTS, STUDY_SETTINGS, run_fewer_examples
 from .metrics import count_macs, count_params, count_params_keras, seed_interval
@@ -67,7 +66,7 @@ def macs_column(seconds: float | None) -> str:
 
 def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs: int = 5,
                   lr: float = 1e-3, batch_size: int = 32, layer_sets=LAYER_SETS,
-                  progress: bool = True) -> pd.DataFrame:
+                  progress: bool = True, engine=None) -> pd.DataFrame:
     """Prune each layer set by cosine and by l1, then fine-tune every pruned network per seed.
 
     The unpruned baseline is fine-tuned too, with the same settings and seeds (method
@@ -90,6 +89,9 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     layer_sets : dict of str to tuple of str
         Row name to the layers pruned together.
     progress : bool
+    engine : LocalEngine or RayEngine, optional
+        Where the fine-tuning runs run (:mod:`audioprune_lite.engine`); by default one
+        after another in this process.
 
     Returns
     -------
@@ -112,17 +114,23 @@ def pruning_study(baseline, features: SceneFeatures, *, seeds=(0, 1, 2), epochs:
     grid = [("none", "fine-tuned", seed) for seed in seeds]
     grid += [(name, method, seed) for name in layer_sets for method in ("cosine", "l1") for seed in seeds]
     plans = {name: pruning_plans(baseline, layers) for name, layers in layer_sets.items()}
-    for name, method, seed in tqdm(grid, desc="prune + fine-tune", disable=not progress):
-        pruned = baseline if name == "none" else prune_model(baseline, plans[name][method])
-        before = base if name == "none" else evaluate(pruned, features.X_eval, features.y_eval)["accuracy"]
-        tuned, history, was_cached = cached_fit(
-            copy.deepcopy(pruned), (features.X_train, features.y_train),
-            (features.X_val, features.y_val),
-            name="unpruned" if name == "none" else f"pruned-{name}-{method}", progress=False,
-            epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    pruned = {(name, method): prune_model(baseline, plan)
+              for name, by_method in plans.items() for method, plan in by_method.items()}
+    pruned.update({("none", "fine-tuned"): baseline})
+    train, val = (features.X_train, features.y_train), (features.X_val, features.y_val)
+    runs = [fit_run(pruned[name, method], train, val,
+                    name="unpruned" if name == "none" else f"pruned-{name}-{method}",
+                    label=f"{'unpruned' if name == 'none' else name} {method} seed {seed}",
+                    progress=False, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+            for name, method, seed in grid]
+    engine = engine or LocalEngine(progress=progress)
+    trained = engine.run(runs, "prune + fine-tune")
+    for (name, method, seed), ((tuned, history), was_cached) in zip(grid, trained):
+        model = pruned[name, method]
+        before = base if name == "none" else evaluate(model, features.X_eval, features.y_eval)["accuracy"]
         rows.append({"pruned": name, "method": method, "seed": seed,
-                     "params": count_params(pruned), "params_keras": count_params_keras(pruned),
-                     "macs": count_macs(pruned, shape), "clip_s": seconds,
+                     "params": count_params(model), "params_keras": count_params_keras(model),
+                     "macs": count_macs(model, shape), "clip_s": seconds,
                      "accuracy_before": before,
                      "accuracy": evaluate(tuned, features.X_eval, features.y_eval)["accuracy"],
                      "finetune_s": history.wall_time_s, "cached": was_cached})
@@ -266,8 +274,9 @@ def _energy_table(phases) -> pd.DataFrame:
 
 def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: int | None = None,
               finetune_epochs: int = 5, seeds=(0, 1, 2), layer_sets=LAYER_SETS,
-              fewer_examples: bool = True,
-              country_iso_code: str = "GBR", out_dir="results", progress: bool = True) -> dict:
+              fewer_examples: bool = True, fractions=None, country_iso_code: str = "GBR",
+              out_dir="results",
+              engine=None, progress: bool = True) -> dict:
     """The whole study: baseline, pruning grid, fewer-examples sweep, energy; tables on disk.
 
     Used by: Chapter 7 and ``audioprune reproduce``.
@@ -290,12 +299,19 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
         random weights on chapter 5's shares of the data) and the unpruned network
         fine-tuned alike, all with these seeds and ``finetune_epochs``, the papers' recipe
         (chapter 5 trains the random weights to convergence instead).
+    fractions : sequence of float, optional
+        The shares of the training data of that study (default: chapter 5's).
     country_iso_code : str
         Grid whose carbon intensity turns energy into CO2.
     out_dir : str or Path
         Where ``pruning_runs.csv``, ``pruning_summary.csv`` and ``.md``, ``beside_paper.csv``
         and ``.md`` (:func:`beside_paper`), ``fewer_examples.csv`` and ``energy.csv`` are
         written, each whole or not at all (:func:`audioprune_lite.store.atomic_write_text`).
+    engine : LocalEngine or RayEngine, optional
+        Where the training runs run (:mod:`audioprune_lite.engine`); by default one after
+        another in this process. With a :class:`~audioprune_lite.engine.RayEngine`,
+        ``energy.csv`` has a row per phase and node (each run measured in its own process
+        where it ran) and ``cluster_runs.csv`` says where each run ran and how long it took.
     progress : bool
 
     Returns
@@ -309,31 +325,40 @@ def reproduce(root=None, *, clip_seconds: float | None = None, baseline_epochs: 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    features = default_features(root, progress=progress, duration=clip_seconds)
-    training = {} if baseline_epochs is None else {"epochs": baseline_epochs}
-    energy = []
-    with carbon.track("baseline training", country_iso_code=country_iso_code) as report:
-        baseline, history, was_cached = trained_baseline(features, progress=progress, **training)
-    energy.append((report, 1, int(was_cached), history.wall_time_s))
-    baseline_history = history
-    with carbon.track("pruning + fine-tuning", country_iso_code=country_iso_code) as report:
-        runs = pruning_study(baseline, features, seeds=seeds, epochs=finetune_epochs,
-                             layer_sets=layer_sets, progress=progress)
-    tuned = runs[runs["method"] != "none"]
-    energy.append((report, len(tuned), int(tuned["cached"].sum()), float(tuned["finetune_s"].sum())))
-    summary = summarise_pruning(runs, n_eval=len(features.y_eval))
-    study = None
-    if fewer_examples:
-        with carbon.track("fewer-examples study", country_iso_code=country_iso_code) as report:
-            study = run_fewer_examples(
-                baseline, (features.X_train, features.y_train), (features.X_val, features.y_val),
-                (features.X_eval, features.y_eval), starts=(*STARTS, CONTROL),
-                fractions=STUDY_SETTINGS["fractions"], seeds=seeds, epochs=finetune_epochs, country_iso_code=country_iso_code,
-                csv_path=out_dir / "fewer_examples.csv", progress=progress)
-        trained = study[study["n_train"] > 0]
-        energy.append((report, len(trained), int(trained["cached"].sum()),
-                       float(trained["wall_time_s"].sum())))
-    energy_table = _energy_table(energy)
+    engine = engine or LocalEngine(progress=progress)
+    with engine.session():
+        features = default_features(root, progress=progress, duration=clip_seconds)
+        training = {} if baseline_epochs is None else {"epochs": baseline_epochs}
+        energy = []
+        with carbon.track("baseline training", country_iso_code=country_iso_code) as report:
+            [((baseline, history), was_cached)] = engine.run(
+                [baseline_run(features, progress, **training)], "baseline training")
+        energy.append((report, 1, int(was_cached), history.wall_time_s))
+        baseline_history = history
+        with carbon.track("pruning + fine-tuning", country_iso_code=country_iso_code) as report:
+            runs = pruning_study(baseline, features, seeds=seeds, epochs=finetune_epochs,
+                                 layer_sets=layer_sets, progress=progress, engine=engine)
+        tuned = runs[runs["method"] != "none"]
+        energy.append((report, len(tuned), int(tuned["cached"].sum()), float(tuned["finetune_s"].sum())))
+        summary = summarise_pruning(runs, n_eval=len(features.y_eval))
+        study = None
+        if fewer_examples:
+            with carbon.track("fewer-examples study", country_iso_code=country_iso_code) as report:
+                study = run_fewer_examples(
+                    baseline, (features.X_train, features.y_train), (features.X_val, features.y_val),
+                    (features.X_eval, features.y_eval), starts=(*STARTS, CONTROL),
+                    fractions=fractions or STUDY_SETTINGS["fractions"], seeds=seeds, epochs=finetune_epochs,
+                    country_iso_code=country_iso_code, csv_path=out_dir / "fewer_examples.csv",
+                    progress=progress, engine=engine)
+            trained = study[study["n_train"] > 0]
+            energy.append((report, len(trained), int(trained["cached"].sum()),
+                           float(trained["wall_time_s"].sum())))
+    if isinstance(engine, LocalEngine):
+        energy_table = _energy_table(energy)
+    else:
+        energy_table = engine.energy_by_node()
+        atomic_write_text(out_dir / "cluster_runs.csv",
+                          pd.DataFrame(engine.cluster_runs).to_csv(index=False))
     atomic_write_text(out_dir / "pruning_runs.csv", runs.to_csv(index=False))
     atomic_write_text(out_dir / "pruning_summary.csv", summary.to_csv())
     atomic_write_text(
