@@ -150,7 +150,7 @@ def _check_grid(fractions, starts, seeds, epochs, patience) -> None:
 
 
 def _one_run(initial: nn.Module, train, val, test, *, start, fraction, seed, epochs, patience,
-             lr, batch_size, country_iso_code) -> dict:
+             lr, batch_size, country_iso_code, device) -> dict:
     """Fine-tune a copy of ``initial`` on a stratified share of ``train`` and evaluate it on ``test``."""
     model = copy.deepcopy(initial)
     subset = stratified_subset(train[1], fraction, seed)
@@ -163,7 +163,7 @@ def _one_run(initial: nn.Module, train, val, test, *, start, fraction, seed, epo
         name = f"fine-tuning from {start}, {fraction:.0%} of the data, seed {seed}"
         with carbon.track(name, country_iso_code=country_iso_code) as report:
             history = fit(model, (train[0][subset], train[1][subset]), val, epochs=epochs, lr=lr,
-                          batch_size=batch_size, seed=seed, patience=patience, device="cpu",
+                          batch_size=batch_size, seed=seed, patience=patience, device=device,
                           progress=False)
         row.update(epochs=len(history.train_loss), best_epoch=history.best_epoch,
                    wall_time_s=history.wall_time_s, energy_kwh=report.energy_kwh,
@@ -270,6 +270,8 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
     settings = {"epochs": epochs, "patience": patience, "lr": lr, "batch_size": batch_size,
                 "country_iso_code": country_iso_code, "format": _RUN_FORMAT}
     grid = list(itertools.product(starts, fractions, seeds))
+    # on the CPU, as chapter 5 measures the runs, unless the engine gives each run a GPU
+    device = None if getattr(engine, "gpus_per_run", 0) else "cpu"
     runs = []
     for start, fraction, seed in grid:
         initial = random_start(pruned["cosine"], seed) if start == "random" else pruned[start]
@@ -277,7 +279,8 @@ def run_fewer_examples(model: nn.Module, train, val, test, *, fractions=FRACTION
         run = {"start": start, "fraction": float(fraction), "seed": int(seed)}
         path = cache_dir / f"run-{fingerprint(data_key, run, settings, code, *weights)}.json"
         task = functools.partial(_one_run, **run, epochs=epochs, patience=patience, lr=lr,
-                                 batch_size=batch_size, country_iso_code=country_iso_code)
+                                 batch_size=batch_size, country_iso_code=country_iso_code,
+                                 device=device)
         runs.append(Run(f"fewer-examples {start} {fraction:.0%} seed {seed}", path, task,
                         (initial, train, val, test), save=_save_row, load=_load_row))
     engine = engine or LocalEngine(progress=progress)
