@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +36,8 @@ from tqdm.auto import tqdm
 
 from . import carbon
 from .extras import require
-from .store import cached
+from .store import cached, read_entry, write_entry
+from .train import torch_threads
 
 __all__ = ["LocalEngine", "RayEngine", "ResourceError", "Run", "RunFailedError"]
 
@@ -80,18 +80,6 @@ class Run:
     def here(self) -> tuple[Any, bool]:
         """The result, read from the cache or computed in this process and cached: (result, was_cached)."""
         return cached(self.path, lambda: self.task(*self.inputs), save=self.save, load=self.load)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None):
-    """PyTorch's CPU threads set to ``threads`` inside the block (unchanged for None)."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class LocalEngine:
@@ -216,14 +204,11 @@ class RayEngine:
         results: list = [None] * len(runs)
         todo = []
         for index, run in enumerate(runs):
-            if run.path.exists():
-                try:
-                    results[index] = (run.load(run.path), True)
-                    continue
-                except Exception as error:  # an unreadable entry is computed again, as cached() does
-                    warnings.warn(f"cache entry {run.path} cannot be read ({error}); computing it "
-                                  "again", RuntimeWarning, stacklevel=2)
-            todo.append(index)
+            found, result = read_entry(run.path, run.load)
+            if found:
+                results[index] = (result, True)
+            else:
+                todo.append(index)
         remote = ray.remote(_in_task).options(
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
             max_retries=self.max_retries, retry_exceptions=False)
@@ -265,11 +250,7 @@ class RayEngine:
 
     def _keep(self, run: Run, done: dict, seen_s: float, phase: str) -> None:
         """Write a finished run to the cache (here, on the driver) and record where it ran."""
-        try:
-            run.save(done["result"], run.path)
-        except OSError as error:
-            warnings.warn(f"{run.path} cannot be cached ({error.strerror}); the result is used "
-                          "without being stored", RuntimeWarning, stacklevel=3)
+        write_entry(done["result"], run.path, run.save)
         self.cluster_runs.append({"run": run.label, "node id": done["node"], "ip": done["ip"],
                                   "seconds inside the task": done["seconds"],
                                   "seconds seen by the driver": seen_s})

@@ -18,6 +18,8 @@ from scipy import stats
 import torch
 from torch import nn
 
+from .train import torch_threads
+
 __all__ = ["count_macs", "count_params", "count_params_keras", "layer_summary", "measure_latency",
            "model_size_bytes", "seed_interval"]
 
@@ -218,24 +220,21 @@ def measure_latency(model: nn.Module, input_shape, *, repeats: int = 30, threads
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    previous_threads = torch.get_num_threads()
+    measured_with = threads or torch.get_num_threads()
     was_training = model.training
     model.eval()
     parameter = next(model.parameters(), None)
     x = torch.randn(tuple(input_shape), device=parameter.device if parameter is not None else "cpu")
     times = []
     try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        with torch.inference_mode():
+        with torch_threads(threads), torch.inference_mode():
             for index in range(warmup + repeats):
                 start = time.perf_counter()
                 model(x)
                 if index >= warmup:
                     times.append(time.perf_counter() - start)
     finally:
-        torch.set_num_threads(previous_threads)
         model.train(was_training)
     deciles = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
     return {"median_s": statistics.median(times), "p10_s": deciles[0], "p90_s": deciles[-1],
-            "repeats": repeats, "threads": threads or previous_threads}
+            "repeats": repeats, "threads": measured_with}

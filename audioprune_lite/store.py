@@ -42,7 +42,7 @@ except ImportError:
     fcntl = None
 
 __all__ = ["atomic_write", "atomic_write_text", "cache_home", "cached", "code_fingerprint", "fingerprint",
-           "staged_folder"]
+           "read_entry", "staged_folder", "write_entry"]
 
 
 def cache_home(create: bool = True) -> Path:
@@ -295,16 +295,39 @@ def cached(path, compute: Callable[[], Any], *, save: Callable[[Any, Path], Any]
         result is returned all the same, and computed again next time.
     """
     path = Path(path)
+    found, result = read_entry(path, load)
+    if found:
+        return result, True
+    result = compute()
+    write_entry(result, path, save)
+    return result, False
+
+
+def read_entry(path, load: Callable[[Path], Any]) -> tuple[bool, Any]:
+    """The first half of :func:`cached`: ``(True, load(path))``, or ``(False, None)`` if there is none.
+
+    An entry that exists but cannot be read is reported with a ``RuntimeWarning`` and
+    counts as missing.
+
+    Used by: :func:`cached` and :class:`audioprune_lite.engine.RayEngine`.
+    """
+    path = Path(path)
     if path.exists():
         try:
-            return load(path), True
+            return True, load(path)
         except Exception as error:  # any unreadable entry is recomputed, whatever the reader raised
             warnings.warn(f"cache entry {path} cannot be read ({type(error).__name__}: {error}); "
-                          "computing it again", RuntimeWarning, stacklevel=2)
-    result = compute()
+                          "computing it again", RuntimeWarning, stacklevel=3)
+    return False, None
+
+
+def write_entry(result, path, save: Callable[[Any, Path], Any]) -> None:
+    """The second half of :func:`cached`: ``save(result, path)``, or a ``RuntimeWarning`` if the disk refuses.
+
+    Used by: :func:`cached` and :class:`audioprune_lite.engine.RayEngine`.
+    """
     try:
-        save(result, path)
+        save(result, Path(path))
     except OSError as error:
         warnings.warn(f"{path} cannot be cached ({error.strerror}); the result is used without "
-                      "being stored", RuntimeWarning, stacklevel=2)
-    return result, False
+                      "being stored", RuntimeWarning, stacklevel=3)

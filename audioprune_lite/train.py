@@ -6,6 +6,7 @@ networks with it; chapter 5 trains on fewer examples (:func:`stratified_subset`)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import time
@@ -32,6 +33,7 @@ __all__ = [
     "predict_proba",
     "save_model",
     "stratified_subset",
+    "torch_threads",
     "training_environment",
 ]
 
@@ -73,6 +75,24 @@ class History:
     def to_dict(self) -> dict:
         """Plain values, for JSON."""
         return asdict(self)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """PyTorch's CPU threads set to ``threads`` inside a ``with`` block, restored after it.
+
+    ``None`` leaves the setting as it is.
+
+    Used by: :func:`audioprune_lite.metrics.measure_latency`,
+    :func:`audioprune_lite.deploy.latency_table` and the engines of :mod:`audioprune_lite.engine`.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def training_environment() -> dict:
@@ -252,8 +272,8 @@ def fit(model: nn.Module, train, val, *, epochs: int, lr: float = 1e-3, batch_si
     converged (on this validation split) rather than run out of epochs. The same ``seed``
     on the CPU gives the same weights. The model is trained in place and left on ``device``.
 
-    Used by: Chapter 2 (the baseline), Chapters 4 to 7 (fine-tuning pruned networks) and
-    :func:`audioprune_lite.experiments.cached_fit`.
+    Used by: Chapter 2 (the baseline), Chapters 4, 5, 6 and 9 (fine-tuning pruned networks)
+    and :func:`audioprune_lite.experiments.fit_run` (every cached training run).
 
     Parameters
     ----------

@@ -35,15 +35,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..metrics import count_macs
+from ..metrics import _BATCH_NORMS, count_macs  # the batch normalisations Keras counts four vectors of
 
 __all__ = ["DCASE_RULES", "DTYPE_BYTES", "ChallengeRules", "complexity"]
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
 """Bytes per parameter of each type a model can be stored in."""
-
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
-
 
 @dataclass(frozen=True)
 class ChallengeRules:

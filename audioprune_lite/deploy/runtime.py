@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..extras import require
+from ..train import torch_threads
 from .export import INPUT_NAME
 
 __all__ = ["OnnxModel", "latency_table", "median_interval", "runner"]
@@ -143,10 +144,9 @@ def latency_table(variants: dict, input_shape, *, threads: int = 1, repeats: int
     if repeats < 2:
         raise ValueError(f"repeats must be at least 2 for an interval, got {repeats}")
     x = np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32)
-    previous = torch.get_num_threads()
     runs = {name: runner(model, threads) for name, model in variants.items()}
     times = {name: [] for name in runs}
-    try:
+    with torch_threads(threads):  # the runners set it for PyTorch; restored afterwards
         for run in runs.values():
             for _ in range(warmup):
                 run(x)
@@ -155,8 +155,6 @@ def latency_table(variants: dict, input_shape, *, threads: int = 1, repeats: int
                 start = time.perf_counter()
                 run(x)
                 times[name].append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
     rows = {}
     for name, values in times.items():
         low, high = median_interval(values, confidence)
